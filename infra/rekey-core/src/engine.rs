@@ -53,6 +53,32 @@ pub struct Rotated {
     pub replaced: Option<VersionId>,
 }
 
+/// One action on one version, as the audit trail names it.
+struct Act<'a> {
+    credential: &'a Credential,
+    trigger: &'a Trigger,
+    action: Action,
+    version: &'a VersionId,
+    replacing: Option<&'a VersionId>,
+}
+
+impl<'a> Act<'a> {
+    fn new(
+        credential: &'a Credential,
+        trigger: &'a Trigger,
+        action: Action,
+        version: &'a VersionId,
+    ) -> Self {
+        Self {
+            credential,
+            trigger,
+            action,
+            version,
+            replacing: None,
+        }
+    }
+}
+
 /// The engine. Build it with [`Engine::new`] and the `with_*` methods, once
 /// per process, and share it.
 pub struct Engine {
@@ -328,37 +354,35 @@ impl Engine {
         rotation_token: Option<&RotationToken>,
         trigger: &Trigger,
     ) -> Result<StepOutcome, EngineError> {
+        let result = self
+            .create_once(credential, policy, version, rotation_token)
+            .await;
+        self.audited(
+            &Act::new(credential, trigger, Action::Create, version),
+            result,
+        )
+    }
+
+    async fn create_once(
+        &self,
+        credential: &Credential,
+        policy: &Policy,
+        version: &VersionId,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<StepOutcome, EngineError> {
         let store = self.store(credential.id.provider)?;
-        let action = |outcome, reason| {
-            self.action(
-                credential,
-                trigger,
-                Action::Create,
-                version,
-                outcome,
-                reason,
-            )
-        };
-
         match store.read(&credential.id, version).await {
-            Ok(_) => {
-                action(Outcome::AlreadyDone, None);
-                return Ok(StepOutcome::AlreadyDone);
-            }
+            Ok(_) => return Ok(StepOutcome::AlreadyDone),
             Err(StoreError::VersionNotFound { .. }) => {}
-            Err(error) => return Err(self.failed(action, error.into())),
+            Err(error) => return Err(error.into()),
         }
 
-        let result = async {
-            let current = self.current_value(credential).await?;
-            let value = policy.generator.generate(current.as_ref())?;
-            store
-                .put_pending(&credential.id, version, &value, rotation_token)
-                .await?;
-            Ok(StepOutcome::Done)
-        }
-        .await;
-        self.finish_action(action, result)
+        let current = self.current_value(credential).await?;
+        let value = policy.generator.generate(current.as_ref())?;
+        store
+            .put_pending(&credential.id, version, &value, rotation_token)
+            .await?;
+        Ok(StepOutcome::Done)
     }
 
     async fn current_value(
@@ -380,9 +404,6 @@ impl Engine {
         version: &VersionId,
         trigger: &Trigger,
     ) -> Result<StepOutcome, EngineError> {
-        let action = |outcome, reason| {
-            self.action(credential, trigger, Action::Apply, version, outcome, reason)
-        };
         let result = async {
             let pending = self
                 .store(credential.id.provider)?
@@ -392,7 +413,10 @@ impl Engine {
             Ok(StepOutcome::Done)
         }
         .await;
-        self.finish_action(action, result)
+        self.audited(
+            &Act::new(credential, trigger, Action::Apply, version),
+            result,
+        )
     }
 
     /// Step 3: tests the pending value where it is consumed.
@@ -403,9 +427,6 @@ impl Engine {
         version: &VersionId,
         trigger: &Trigger,
     ) -> Result<StepOutcome, EngineError> {
-        let action = |outcome, reason| {
-            self.action(credential, trigger, Action::Test, version, outcome, reason)
-        };
         let result = async {
             let pending = self
                 .store(credential.id.provider)?
@@ -415,7 +436,10 @@ impl Engine {
             Ok(StepOutcome::Done)
         }
         .await;
-        self.finish_action(action, result)
+        self.audited(
+            &Act::new(credential, trigger, Action::Test, version),
+            result,
+        )
     }
 
     /// Step 4: makes the pending value current; the old current becomes previous.
@@ -426,80 +450,55 @@ impl Engine {
         replacing: Option<&VersionId>,
         trigger: &Trigger,
     ) -> Result<StepOutcome, EngineError> {
-        let store = self.store(credential.id.provider)?;
-        let mut event = self.event(credential, trigger, Outcome::Succeeded);
-        event.action = Some(Action::Promote);
-        event.version = Some(version.clone());
-        event.previous_version = replacing.cloned();
-
-        let result = store.promote(&credential.id, version, replacing).await;
-        if let Err(error) = &result {
-            event.outcome = Outcome::Failed;
-            event.reason = Some(error.to_string());
+        let result = async {
+            let store = self.store(credential.id.provider)?;
+            store.promote(&credential.id, version, replacing).await?;
+            Ok(StepOutcome::Done)
         }
-        self.audit.record(&event);
-        result
-            .map(|()| StepOutcome::Done)
-            .map_err(EngineError::from)
+        .await;
+        let mut act = Act::new(credential, trigger, Action::Promote, version);
+        act.replacing = replacing;
+        self.audited(&act, result)
     }
 
-    /// Stops serving `version`, the previous value of `id`.
+    /// Stops serving `version`, the previous value of `credential`.
     pub async fn retire(
         &self,
         credential: &Credential,
         version: &VersionId,
         trigger: &Trigger,
     ) -> Result<StepOutcome, EngineError> {
-        let action = |outcome, reason| {
-            self.action(
-                credential,
-                trigger,
-                Action::Retire,
-                version,
-                outcome,
-                reason,
-            )
-        };
-        let store = self.store(credential.id.provider)?;
-        let result = store
-            .retire(&credential.id, version)
-            .await
-            .map(|()| StepOutcome::Done);
-        self.finish_action(action, result.map_err(EngineError::from))
+        let result = async {
+            self.store(credential.id.provider)?
+                .retire(&credential.id, version)
+                .await?;
+            Ok(StepOutcome::Done)
+        }
+        .await;
+        self.audited(
+            &Act::new(credential, trigger, Action::Retire, version),
+            result,
+        )
     }
 
-    fn finish_action(
+    /// Records one action line for `result` and hands the result back.
+    fn audited(
         &self,
-        action: impl Fn(Outcome, Option<String>),
+        act: &Act<'_>,
         result: Result<StepOutcome, EngineError>,
     ) -> Result<StepOutcome, EngineError> {
-        match &result {
-            Ok(StepOutcome::Done) => action(Outcome::Succeeded, None),
-            Ok(StepOutcome::AlreadyDone) => action(Outcome::AlreadyDone, None),
-            Err(error) => action(Outcome::Failed, Some(error.to_string())),
-        }
-        result
-    }
-
-    fn failed(&self, action: impl Fn(Outcome, Option<String>), error: EngineError) -> EngineError {
-        action(Outcome::Failed, Some(error.to_string()));
-        error
-    }
-
-    fn action(
-        &self,
-        credential: &Credential,
-        trigger: &Trigger,
-        action: Action,
-        version: &VersionId,
-        outcome: Outcome,
-        reason: Option<String>,
-    ) {
-        let mut event = self.event(credential, trigger, outcome);
-        event.action = Some(action);
-        event.version = Some(version.clone());
-        event.reason = reason;
+        let outcome = match &result {
+            Ok(StepOutcome::Done) => Outcome::Succeeded,
+            Ok(StepOutcome::AlreadyDone) => Outcome::AlreadyDone,
+            Err(_) => Outcome::Failed,
+        };
+        let mut event = self.event(act.credential, act.trigger, outcome);
+        event.action = Some(act.action);
+        event.version = Some(act.version.clone());
+        event.previous_version = act.replacing.cloned();
+        event.reason = result.as_ref().err().map(ToString::to_string);
         self.audit.record(&event);
+        result
     }
 
     pub(crate) fn event(
@@ -525,3 +524,6 @@ impl Engine {
         self.audit.record(event);
     }
 }
+
+#[cfg(test)]
+mod tests;

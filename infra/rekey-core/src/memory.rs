@@ -324,3 +324,27 @@ impl Ledger for MemoryLedger {
         Ok(*count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SystemClock;
+    use crate::conformance::{check_ledger, check_store};
+
+    #[tokio::test]
+    async fn the_memory_store_meets_the_store_contract() {
+        let store = MemoryStore::new(Provider::Local, Arc::new(SystemClock));
+        let id = store.insert(
+            "db",
+            &[("rekey:policy", "p")],
+            Some(SecretValue::new("v".into())),
+        );
+
+        check_store(&store, &id).await;
+    }
+
+    #[tokio::test]
+    async fn the_memory_ledger_meets_the_ledger_contract() {
+        check_ledger(&MemoryLedger::default()).await;
+    }
+}

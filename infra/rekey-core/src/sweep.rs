@@ -86,7 +86,7 @@ impl Engine {
                 Ok(Handled::Rotated) => summary.rotated.push(credential),
                 Ok(Handled::Retired) => summary.retired.push(credential),
                 Ok(Handled::Skipped(reason)) => {
-                    summary.skipped.push(Skipped { credential, reason })
+                    summary.skipped.push(Skipped { credential, reason });
                 }
                 Err(error) => summary.failed.push(Failed {
                     credential,
@@ -145,12 +145,12 @@ impl Engine {
     /// The engine's decision for `credential` under `policy` now, with the
     /// environment binding applied.
     pub fn decide(&self, credential: &Credential, policy: &Policy) -> Decision {
-        if let Some(bound) = &policy.environment {
-            if self.environment() != Some(bound.as_str()) {
-                return Decision::Skip {
-                    reason: SkipReason::OtherEnvironment(bound.clone()),
-                };
-            }
+        if let Some(bound) = &policy.environment
+            && self.environment() != Some(bound.as_str())
+        {
+            return Decision::Skip {
+                reason: SkipReason::OtherEnvironment(bound.clone()),
+            };
         }
         decision::decide(credential, policy, self.now())
     }
