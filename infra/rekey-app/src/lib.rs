@@ -1,1 +1,159 @@
-//! placeholder
+//! Assembles a rekey [`Engine`] from a configuration file: the stores it
+//! names, the ledger, the policies. Every function and the `rekey` command
+//! build their engine here, so local mode and a deployment share one path.
+//!
+//! Entry points: [`Config::load`] reads a file, [`App::build`] turns it into
+//! a running engine, [`App::from_env`] does both from the environment the
+//! Lambda functions run in (`REKEY_CONFIG`, `REKEY_DATA_DIR`, and the
+//! standard AWS variables, `AWS_ENDPOINT_URL` included).
+
+mod config;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rekey_core::{
+    AuditSink, Clock, CredentialId, Engine, POLICY_TAG, SecretStore as _, SystemClock,
+};
+use rekey_local::{LocalDb, LocalLedger, LocalStore};
+
+pub use config::{
+    Config, ConfigError, EngineSettings, LedgerSettings, MAX_CONFIG_BYTES, ScheduleSettings, Seed,
+    Stores,
+};
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "REKEY_CONFIG";
+/// The environment variable naming the data directory (the embedded store).
+pub const DATA_DIR_ENV: &str = "REKEY_DATA_DIR";
+/// The data directory when none is given.
+pub const DEFAULT_DATA_DIR: &str = ".rekey";
+
+/// A configured engine and what it was built from.
+pub struct App {
+    engine: Engine,
+    config: Config,
+    local: Option<Arc<LocalStore>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Builds the engine `config` describes, keeping local state in
+    /// `data_dir` and sending audit events to `audit`.
+    pub async fn build(
+        config: Config,
+        data_dir: &Path,
+        audit: Arc<dyn AuditSink>,
+    ) -> anyhow::Result<Self> {
+        let aws = match config.needs_aws() {
+            true => Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await),
+            false => None,
+        };
+        Self::build_with_aws(config, data_dir, audit, aws).await
+    }
+
+    /// As [`App::build`], with the AWS configuration given rather than
+    /// loaded from the environment (for tests that run several emulators).
+    pub async fn build_with_aws(
+        config: Config,
+        data_dir: &Path,
+        audit: Arc<dyn AuditSink>,
+        aws: Option<aws_config::SdkConfig>,
+    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let needs_local = config.stores.local || matches!(config.ledger, LedgerSettings::Sqlite);
+        let db = match needs_local {
+            true => Some(LocalDb::open(data_dir).with_context(|| {
+                format!("failed to open the local store in {}", data_dir.display())
+            })?),
+            false => None,
+        };
+        anyhow::ensure!(
+            aws.is_some() || !config.needs_aws(),
+            "the configuration uses AWS but no AWS configuration was given"
+        );
+
+        let ledger: Arc<dyn rekey_core::Ledger> = match (&config.ledger, &db, &aws) {
+            (LedgerSettings::Sqlite, Some(db), _) => Arc::new(LocalLedger::new(db.clone())),
+            (LedgerSettings::Dynamodb { table }, _, Some(aws)) => {
+                Arc::new(rekey_aws::DynamoDbLedger::new(aws, table))
+            }
+            _ => anyhow::bail!("the ledger's backend is not available"),
+        };
+
+        let mut engine = Engine::new(config.policies.clone(), ledger)
+            .with_clock(clock.clone())
+            .with_audit(audit)
+            .with_environment(config.environment.clone())
+            .with_lease(config.engine.lease);
+        let mut local = None;
+        if let (true, Some(db)) = (config.stores.local, &db) {
+            let store = Arc::new(LocalStore::new(db.clone(), clock.clone()));
+            engine = engine.with_store(store.clone());
+            local = Some(store);
+        }
+        if let (true, Some(aws)) = (config.stores.aws_secrets_manager, &aws) {
+            engine = engine.with_store(Arc::new(rekey_aws::SecretsManagerStore::new(aws)));
+        }
+        Ok(Self {
+            engine,
+            config,
+            local,
+            clock,
+        })
+    }
+
+    /// Builds the engine from the environment: the file named by
+    /// `REKEY_CONFIG`, local state in `REKEY_DATA_DIR` (or `/tmp/rekey`,
+    /// the one writable place in Lambda), audit lines on stdout.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let path = std::env::var_os(CONFIG_ENV)
+            .map(PathBuf::from)
+            .with_context(|| format!("{CONFIG_ENV} must name the configuration file"))?;
+        let config = Config::load(&path)?;
+        let data_dir = std::env::var_os(DATA_DIR_ENV).map_or("/tmp/rekey".into(), PathBuf::from);
+        let audit = Arc::new(rekey_core::audit::JsonLines::stdout());
+        Self::build(config, &data_dir, audit).await
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Creates the configuration's `[[seed]]` credentials that the local
+    /// store lacks, each with a first value from its policy's generator.
+    /// Existing credentials keep their values. Returns the seeds created.
+    pub async fn seed(&self) -> anyhow::Result<Vec<CredentialId>> {
+        let Some(store) = &self.local else {
+            return Ok(Vec::new());
+        };
+        let mut created = Vec::new();
+        for seed in &self.config.seed {
+            let id = CredentialId::new(rekey_core::Provider::Local, seed.name.clone());
+            if store.describe(&id).await.is_ok() {
+                continue;
+            }
+            let policy = self
+                .config
+                .policies
+                .get(&seed.policy)
+                .context("seed policy is checked")?;
+            let mut tags = seed.tags.clone();
+            tags.insert(POLICY_TAG.into(), seed.policy.clone());
+            let value = policy.generator.generate(None)?;
+            let made = store
+                .ensure_credential(&seed.name, tags, Some(&value), self.clock.now())
+                .await
+                .with_context(|| format!("failed to seed credential {}", seed.name))?;
+            created.push(made);
+        }
+        Ok(created)
+    }
+}

@@ -1,1 +1,23 @@
-//! placeholder
+//! End-to-end tests of rekey across crates, against a real AWS emulator.
+//!
+//! The library is the test harness: [`Moto`] starts one moto server (the
+//! AWS emulator, installed by `scripts/setup-moto`) per test, gives SDK
+//! clients and rekey's AWS adapters configured for it, and creates the
+//! secrets and ledger tables a test needs. The tests live in `tests/`.
+//!
+//! ```no_run
+//! use rekey_core::SecretStore as _;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let moto = rekey_e2e::Moto::start().await?;
+//! let id = moto.create_secret("db", &[("rekey:policy", "demo")], "hunter2").await?;
+//! let credential = moto.store().describe(&id).await?;
+//! let ledger = moto.ledger().await?;
+//! # let _ = (credential, ledger);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod moto;
+
+pub use moto::Moto;
