@@ -24,6 +24,11 @@ pub enum Action {
     Test,
     /// Promoted the pending value to current.
     Promote,
+    /// Told the kind the replaced value is no longer current (an access
+    /// key is deactivated).
+    Demote,
+    /// Made a value unusable at once, after an anomaly.
+    Revoke,
     /// Stopped serving the previous value.
     Retire,
 }

@@ -21,6 +21,8 @@ pub enum Provider {
     Local,
     /// AWS Secrets Manager.
     AwsSecretsManager,
+    /// The sessions of an AWS IAM role (temporary credentials).
+    AwsIamRole,
 }
 
 impl Provider {
@@ -29,6 +31,7 @@ impl Provider {
         match self {
             Self::Local => "local",
             Self::AwsSecretsManager => "aws-secrets-manager",
+            Self::AwsIamRole => "aws-iam-role",
         }
     }
 }

@@ -26,9 +26,9 @@ use time::OffsetDateTime;
 
 use crate::audit::{Action, AuditEvent, AuditSink, JsonLines, Outcome};
 use crate::{
-    Claim, Clock, Consumer, Credential, CredentialId, EngineError, Ledger, Policy, PolicySet,
-    Provider, RotationToken, SecretStore, SecretValue, Stage, StoreError, StoreOnly, SystemClock,
-    Trigger, VersionId,
+    Claim, Clock, Credential, CredentialId, CredentialKind, EngineError, Ledger, PLAIN_SECRET,
+    PlainSecret, Policy, PolicySet, Provider, RotationToken, SecretStore, Stage, StoreError,
+    SystemClock, Trigger, VersionId,
 };
 
 /// How long a rotation claim holds before another worker may resume it: the
@@ -51,6 +51,17 @@ pub struct Rotated {
     pub version: VersionId,
     /// The version it replaced, now previous.
     pub replaced: Option<VersionId>,
+}
+
+/// What must still hold, once a credential is claimed, for a rotation to go on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Recheck {
+    /// Nothing: rotate (a person or an anomaly asked).
+    Always,
+    /// The policy still finds it due (another worker may have rotated it).
+    Due,
+    /// The current version's use count is still at or over the maximum.
+    UsesAtLeast(u64),
 }
 
 /// One action on one version, as the audit trail names it.
@@ -86,15 +97,16 @@ pub struct Engine {
     ledger: Arc<dyn Ledger>,
     policies: PolicySet,
     clock: Arc<dyn Clock>,
-    consumer: Arc<dyn Consumer>,
+    kinds: BTreeMap<String, Arc<dyn CredentialKind>>,
     audit: Arc<dyn AuditSink>,
     environment: Option<String>,
     lease: Duration,
+    sessions: Option<Arc<dyn crate::SessionRevoker>>,
 }
 
 impl Engine {
     /// An engine with these policies and this ledger, the system clock, the
-    /// store-only consumer and audit lines on stdout. Add stores with
+    /// plain secret kind and audit lines on stdout. Add stores with
     /// [`Engine::with_store`].
     pub fn new(policies: PolicySet, ledger: Arc<dyn Ledger>) -> Self {
         Self {
@@ -102,10 +114,14 @@ impl Engine {
             ledger,
             policies,
             clock: Arc::new(SystemClock),
-            consumer: Arc::new(StoreOnly),
+            kinds: BTreeMap::from([(
+                PLAIN_SECRET.to_owned(),
+                Arc::new(PlainSecret) as Arc<dyn CredentialKind>,
+            )]),
             audit: Arc::new(JsonLines::stdout()),
             environment: None,
             lease: DEFAULT_LEASE,
+            sessions: None,
         }
     }
 
@@ -121,9 +137,10 @@ impl Engine {
         self
     }
 
-    /// Uses `consumer` to set and test new values.
-    pub fn with_consumer(mut self, consumer: Arc<dyn Consumer>) -> Self {
-        self.consumer = consumer;
+    /// Handles credentials whose policy names `name` as their kind with
+    /// `kind` (replacing any earlier one, the plain secret kind included).
+    pub fn with_kind(mut self, name: &str, kind: Arc<dyn CredentialKind>) -> Self {
+        self.kinds.insert(name.to_owned(), kind);
         self
     }
 
@@ -144,6 +161,16 @@ impl Engine {
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// Ends role sessions through `sessions` (the AWS adapter's IAM roles).
+    pub fn with_sessions(mut self, sessions: Arc<dyn crate::SessionRevoker>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    pub(crate) fn sessions(&self) -> Option<&Arc<dyn crate::SessionRevoker>> {
+        self.sessions.as_ref()
     }
 
     /// The configured stores, by provider.
@@ -178,6 +205,20 @@ impl Engine {
         Ok((credential, policy))
     }
 
+    /// The kind that handles `credential` under `policy`.
+    pub(crate) fn kind(
+        &self,
+        credential: &Credential,
+        policy: &Policy,
+    ) -> Result<&Arc<dyn CredentialKind>, EngineError> {
+        self.kinds
+            .get(&policy.kind)
+            .ok_or_else(|| EngineError::UnknownKind {
+                id: credential.id.clone(),
+                kind: policy.kind.clone(),
+            })
+    }
+
     pub(crate) fn policy_of(&self, credential: &Credential) -> Result<Policy, EngineError> {
         match self.policies.resolve(&credential.tags) {
             None => Err(EngineError::NotManaged(credential.id.clone())),
@@ -197,18 +238,18 @@ impl Engine {
         id: &CredentialId,
         trigger: &Trigger,
     ) -> Result<Rotated, EngineError> {
-        let rotated = self.rotate_when(id, trigger, |_, _| true).await?;
+        let rotated = self.rotate_when(id, trigger, Recheck::Always).await?;
         rotated.ok_or_else(|| EngineError::NotManaged(id.clone()))
     }
 
-    /// Rotates `id` if `still_due` holds for the credential as it is once
-    /// claimed; `None` if it no longer does (another worker rotated it while
-    /// this one decided).
+    /// Rotates `id` if `recheck` still holds for the credential as it is
+    /// once claimed; `None` if it no longer does (another worker rotated it
+    /// while this one decided).
     pub(crate) async fn rotate_when(
         &self,
         id: &CredentialId,
         trigger: &Trigger,
-        still_due: impl Fn(&Credential, &Policy) -> bool,
+        recheck: Recheck,
     ) -> Result<Option<Rotated>, EngineError> {
         let rotation = self.claim(id, &VersionId::generate()).await?;
         let result = async {
@@ -216,7 +257,7 @@ impl Engine {
             if !credential.rotation_enabled {
                 return Err(EngineError::RotationDisabled(id.clone()));
             }
-            if !still_due(&credential, &policy) {
+            if !self.still_due(&credential, &policy, recheck).await? {
                 return Ok(None);
             }
             self.run_rotation(&credential, &policy, &rotation, trigger)
@@ -229,6 +270,30 @@ impl Engine {
         // starts afresh instead of resuming a value that did not pass.
         self.ledger.release(id, &rotation).await?;
         result
+    }
+
+    async fn still_due(
+        &self,
+        credential: &Credential,
+        policy: &Policy,
+        recheck: Recheck,
+    ) -> Result<bool, EngineError> {
+        Ok(match recheck {
+            Recheck::Always => true,
+            Recheck::Due => matches!(
+                self.decide(credential, policy),
+                crate::Decision::Rotate { .. }
+            ),
+            Recheck::UsesAtLeast(max) => match credential.version_at(Stage::Current) {
+                Some(current) => {
+                    self.ledger
+                        .count_uses(&credential.id, &current.id, 0)
+                        .await?
+                        >= max
+                }
+                None => false,
+            },
+        })
     }
 
     async fn run_rotation(
@@ -255,7 +320,7 @@ impl Engine {
             .await?;
         self.apply(credential, policy, rotation, trigger).await?;
         self.test(credential, policy, rotation, trigger).await?;
-        self.promote(credential, rotation, replaced.as_ref(), trigger)
+        self.promote(credential, policy, rotation, replaced.as_ref(), trigger)
             .await?;
         Ok(Rotated {
             version: rotation.clone(),
@@ -337,7 +402,7 @@ impl Engine {
             crate::Step::FinishSecret => {
                 let current = credential.version_at(Stage::Current).map(|v| v.id.clone());
                 let outcome = self
-                    .promote(&credential, token, current.as_ref(), &trigger)
+                    .promote(&credential, &policy, token, current.as_ref(), &trigger)
                     .await?;
                 self.ledger.release(id, token).await?;
                 Ok(outcome)
@@ -377,23 +442,25 @@ impl Engine {
             Err(error) => return Err(error.into()),
         }
 
-        let current = self.current_value(credential).await?;
-        let value = policy.generator.generate(current.as_ref())?;
+        let values = self.values(credential).await?;
+        let kind = self.kind(credential, policy)?;
+        let value = kind.create(credential, policy, &values).await?;
         store
             .put_pending(&credential.id, version, &value, rotation_token)
             .await?;
         Ok(StepOutcome::Done)
     }
 
-    async fn current_value(
-        &self,
-        credential: &Credential,
-    ) -> Result<Option<SecretValue>, EngineError> {
-        let Some(current) = credential.version_at(Stage::Current) else {
-            return Ok(None);
-        };
+    async fn values(&self, credential: &Credential) -> Result<crate::Values, EngineError> {
         let store = self.store(credential.id.provider)?;
-        Ok(Some(store.read(&credential.id, &current.id).await?))
+        let mut values = crate::Values::default();
+        if let Some(current) = credential.version_at(Stage::Current) {
+            values.current = Some(store.read(&credential.id, &current.id).await?);
+        }
+        if let Some(previous) = credential.version_at(Stage::Previous) {
+            values.previous = Some(store.read(&credential.id, &previous.id).await?);
+        }
+        Ok(values)
     }
 
     /// Step 2: sets the pending value where it is consumed.
@@ -409,7 +476,9 @@ impl Engine {
                 .store(credential.id.provider)?
                 .read(&credential.id, version)
                 .await?;
-            self.consumer.apply(credential, policy, &pending).await?;
+            self.kind(credential, policy)?
+                .apply(credential, policy, &pending)
+                .await?;
             Ok(StepOutcome::Done)
         }
         .await;
@@ -432,7 +501,9 @@ impl Engine {
                 .store(credential.id.provider)?
                 .read(&credential.id, version)
                 .await?;
-            self.consumer.test(credential, policy, &pending).await?;
+            self.kind(credential, policy)?
+                .test(credential, policy, &pending)
+                .await?;
             Ok(StepOutcome::Done)
         }
         .await;
@@ -442,10 +513,12 @@ impl Engine {
         )
     }
 
-    /// Step 4: makes the pending value current; the old current becomes previous.
+    /// Step 4: makes the pending value current; the old current becomes
+    /// previous and its kind is told (an access key is deactivated).
     async fn promote(
         &self,
         credential: &Credential,
+        policy: &Policy,
         version: &VersionId,
         replacing: Option<&VersionId>,
         trigger: &Trigger,
@@ -458,20 +531,58 @@ impl Engine {
         .await;
         let mut act = Act::new(credential, trigger, Action::Promote, version);
         act.replacing = replacing;
-        self.audited(&act, result)
+        let outcome = self.audited(&act, result)?;
+
+        if let Some(old) = replacing {
+            self.demote(credential, policy, old, trigger).await;
+        }
+        Ok(outcome)
     }
 
-    /// Stops serving `version`, the previous value of `credential`.
+    /// Tells the kind that `old` stopped being current. A failure is audited
+    /// but does not undo the promotion: retiring `old` repeats the work.
+    async fn demote(
+        &self,
+        credential: &Credential,
+        policy: &Policy,
+        old: &VersionId,
+        trigger: &Trigger,
+    ) {
+        let result = async {
+            let value = self
+                .store(credential.id.provider)?
+                .read(&credential.id, old)
+                .await?;
+            self.kind(credential, policy)?
+                .demote(credential, policy, &value)
+                .await?;
+            Ok(StepOutcome::Done)
+        }
+        .await;
+        if let Err(error) =
+            self.audited(&Act::new(credential, trigger, Action::Demote, old), result)
+        {
+            tracing::warn!(credential = %credential.id, version = %old, %error, "demotion failed");
+        }
+    }
+
+    /// Takes `version`, the previous value of `credential`, out of service:
+    /// its kind retires it (an access key is deleted), then the store stops
+    /// serving it.
     pub async fn retire(
         &self,
         credential: &Credential,
+        policy: &Policy,
         version: &VersionId,
         trigger: &Trigger,
     ) -> Result<StepOutcome, EngineError> {
         let result = async {
-            self.store(credential.id.provider)?
-                .retire(&credential.id, version)
+            let store = self.store(credential.id.provider)?;
+            let value = store.read(&credential.id, version).await?;
+            self.kind(credential, policy)?
+                .retire(credential, policy, &value)
                 .await?;
+            store.retire(&credential.id, version).await?;
             Ok(StepOutcome::Done)
         }
         .await;
@@ -507,10 +618,19 @@ impl Engine {
         trigger: &Trigger,
         outcome: Outcome,
     ) -> AuditEvent {
+        self.event_for(&credential.id, trigger, outcome)
+    }
+
+    pub(crate) fn event_for(
+        &self,
+        id: &CredentialId,
+        trigger: &Trigger,
+        outcome: Outcome,
+    ) -> AuditEvent {
         AuditEvent {
             time: self.now(),
             trigger: trigger.kind(),
-            credential: credential.id.clone(),
+            credential: id.clone(),
             decision: None,
             action: None,
             outcome,
@@ -518,6 +638,10 @@ impl Engine {
             previous_version: None,
             reason: None,
         }
+    }
+
+    pub(crate) fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
     }
 
     pub(crate) fn record(&self, event: &AuditEvent) {

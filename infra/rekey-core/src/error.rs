@@ -1,7 +1,7 @@
 //! The engine's error type.
 
 use crate::{
-    ConsumerError, CredentialId, GeneratorError, LedgerError, PolicyError, Provider, StoreError,
+    CredentialId, GeneratorError, KindError, LedgerError, PolicyError, Provider, StoreError,
     VersionId,
 };
 
@@ -56,9 +56,17 @@ pub enum EngineError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    /// Setting or testing the new value failed.
+    /// The credential's kind failed to make, set, test or revoke a value.
     #[error(transparent)]
-    Consumer(#[from] ConsumerError),
+    Kind(#[from] KindError),
+    /// The policy names a kind this deployment does not know.
+    #[error("credential {id} has kind `{kind}`, which this deployment does not know")]
+    UnknownKind {
+        /// The credential.
+        id: CredentialId,
+        /// The kind its policy names.
+        kind: String,
+    },
     /// The policy's generator could not make a value.
     #[error("failed to generate a value: {0}")]
     Generator(#[from] GeneratorError),
@@ -75,7 +83,7 @@ pub enum ErrorClass {
     Conflict,
     /// A dependency is unavailable; try again later.
     Retryable,
-    /// The rotation ran and failed (a test, a consumer, a store).
+    /// The rotation ran and failed (a test, a kind, a store).
     Failed,
 }
 
@@ -101,6 +109,8 @@ impl EngineError {
             | Self::InvalidPolicy { .. }
             | Self::RotationDisabled(_)
             | Self::NotPending { .. }
+            | Self::UnknownKind { .. }
+            | Self::Kind(KindError::Misconfigured(_))
             | Self::Generator(_) => ErrorClass::Validation,
             Self::UnknownVersion { .. }
             | Self::Store(StoreError::CredentialNotFound(_) | StoreError::VersionNotFound { .. }) => {
@@ -108,9 +118,10 @@ impl EngineError {
             }
             Self::RotationInProgress { .. } => ErrorClass::Conflict,
             Self::Store(e) if e.is_retryable() => ErrorClass::Retryable,
-            Self::Ledger(LedgerError::Unavailable(_))
-            | Self::Consumer(ConsumerError::Unavailable(_)) => ErrorClass::Retryable,
-            Self::Store(_) | Self::Ledger(_) | Self::Consumer(_) => ErrorClass::Failed,
+            Self::Ledger(LedgerError::Unavailable(_)) | Self::Kind(KindError::Unavailable(_)) => {
+                ErrorClass::Retryable
+            }
+            Self::Store(_) | Self::Ledger(_) | Self::Kind(_) => ErrorClass::Failed,
         }
     }
 }

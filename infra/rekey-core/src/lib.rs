@@ -2,7 +2,7 @@
 //! without leaving its consumers without a working value.
 //!
 //! Start with [`Engine`]: it holds the ports ([`SecretStore`] per provider,
-//! [`Ledger`], [`Clock`], [`Consumer`], [`AuditSink`]) and the
+//! [`Ledger`], [`Clock`], [`CredentialKind`], [`AuditSink`]) and the
 //! [`PolicySet`], and offers three entry points:
 //!
 //! - [`Engine::sweep`] decides for every managed credential and rotates or
@@ -35,36 +35,43 @@
 //! # }
 //! ```
 
+pub mod anomaly;
 pub mod audit;
 mod clock;
 pub mod conformance;
-mod consumer;
 mod credential;
 pub mod decision;
 mod engine;
 mod error;
 mod generator;
 mod inventory;
+mod kind;
 mod ledger;
 pub mod memory;
 mod policy;
 mod secret;
+mod sessions;
 mod store;
 mod sweep;
 mod trigger;
+mod usage;
 
 pub use audit::AuditSink;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use consumer::{Consumer, ConsumerError, StoreOnly};
 pub use credential::{Credential, CredentialId, Provider, Stage, Version, VersionId};
 pub use decision::Decision;
 pub use engine::{DEFAULT_LEASE, Engine, Rotated, StepOutcome};
 pub use error::{EngineError, ErrorClass};
 pub use generator::{Encoding, Generator, GeneratorError};
 pub use inventory::InventoryEntry;
+pub use kind::{CredentialKind, KindError, PLAIN_SECRET, PlainSecret, Revocation, Values};
 pub use ledger::{Claim, Ledger, LedgerError};
-pub use policy::{AnomalyAction, POLICY_TAG, Policy, PolicyError, PolicySet, TAG_PREFIX};
+pub use policy::{
+    ATTRIBUTE_TAGS, AnomalyAction, POLICY_TAG, Policy, PolicyError, PolicySet, TAG_PREFIX,
+};
 pub use secret::{REDACTED, RotationToken, SecretValue};
+pub use sessions::{SessionRevocation, SessionRevoker};
 pub use store::{SecretStore, StoreError};
 pub use sweep::{DEFAULT_CONCURRENCY, Failed, Skipped, SweepSummary};
 pub use trigger::{Step, Trigger, UnknownStep};
+pub use usage::{EVENT_MEMORY, UsageOutcome};

@@ -69,7 +69,18 @@ pub struct Policy {
     /// How new values are made.
     #[serde(default)]
     pub generator: Generator,
+    /// The credential's kind: `secret` (the default) or `iam-access-key`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
 }
+
+fn default_kind() -> String {
+    crate::PLAIN_SECRET.to_owned()
+}
+
+/// Tags that describe a credential to its kind rather than override its
+/// policy: `rekey:iam-user` names the IAM user whose access key a secret holds.
+pub const ATTRIBUTE_TAGS: &[&str] = &["rekey:iam-user"];
 
 /// Why a policy or one of its overrides was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -122,6 +133,9 @@ impl Policy {
         };
         let duration = |v: &str| humantime::parse_duration(v).map_err(|e| invalid(e.to_string()));
 
+        if ATTRIBUTE_TAGS.contains(&tag) {
+            return Ok(());
+        }
         match &tag[TAG_PREFIX.len()..] {
             "policy" => {}
             "max-age" => self.max_age = positive(duration(value)?).map_err(invalid)?,

@@ -104,22 +104,24 @@ impl Engine {
 
     async fn handle(&self, id: &CredentialId, trigger: &Trigger) -> Result<Handled, EngineError> {
         let credential = self.store(id.provider)?.describe(id).await?;
-        let decision = match self.policy_of(&credential) {
-            Ok(policy) => self.decide(&credential, &policy),
-            Err(EngineError::InvalidPolicy { source, .. }) => Decision::Skip {
-                reason: SkipReason::InvalidPolicy(source.to_string()),
-            },
+        let (decision, policy) = match self.policy_of(&credential) {
+            Ok(policy) => (self.decide(&credential, &policy), Some(policy)),
+            Err(EngineError::InvalidPolicy { source, .. }) => {
+                let reason = SkipReason::InvalidPolicy(source.to_string());
+                (Decision::Skip { reason }, None)
+            }
             Err(other) => return Err(other),
         };
         self.record_decision(&credential, trigger, &decision);
 
-        match decision {
-            Decision::Rotate { .. } => self.rotate_if_due(id, trigger).await,
-            Decision::Retire { version } => {
-                self.retire(&credential, &version, trigger).await?;
+        match (decision, policy) {
+            (Decision::Rotate { .. }, _) => self.rotate_if_due(id, trigger).await,
+            (Decision::Retire { version }, Some(policy)) => {
+                self.retire(&credential, &policy, &version, trigger).await?;
                 Ok(Handled::Retired)
             }
-            Decision::Skip { reason } => Ok(Handled::Skipped(reason.to_string())),
+            (Decision::Skip { reason }, _) => Ok(Handled::Skipped(reason.to_string())),
+            (Decision::Retire { .. }, None) => Ok(Handled::Skipped("no valid policy".into())),
         }
     }
 
@@ -128,9 +130,10 @@ impl Engine {
         id: &CredentialId,
         trigger: &Trigger,
     ) -> Result<Handled, EngineError> {
-        let still_due =
-            |c: &Credential, p: &Policy| matches!(self.decide(c, p), Decision::Rotate { .. });
-        match self.rotate_when(id, trigger, still_due).await {
+        match self
+            .rotate_when(id, trigger, crate::engine::Recheck::Due)
+            .await
+        {
             Ok(Some(_)) => Ok(Handled::Rotated),
             Ok(None) => Ok(Handled::Skipped(
                 "rotated by another worker meanwhile".into(),

@@ -75,8 +75,20 @@ pub enum Trigger {
         /// The step asked for.
         step: Step,
     },
-    /// A person asked for it (`rekey invoke`, `POST /rotate`).
+    /// A person asked for it (`rekey rotate`).
     Manual,
+    /// A finding that a credential leaked or is misused.
+    Anomaly {
+        /// Who reported it (`aws.health`, `aws.guardduty`, `github`, a detector's name).
+        source: String,
+        /// The finding's or delivery's id.
+        finding: String,
+    },
+    /// A credential's use count crossed its policy's maximum.
+    UsageThreshold {
+        /// The count that crossed it.
+        uses: u64,
+    },
 }
 
 impl Trigger {
@@ -86,6 +98,8 @@ impl Trigger {
             Self::Schedule { .. } => "schedule",
             Self::NativeRotation { .. } => "native-rotation",
             Self::Manual => "manual",
+            Self::Anomaly { .. } => "anomaly",
+            Self::UsageThreshold { .. } => "usage-threshold",
         }
     }
 }

@@ -27,10 +27,10 @@ generator = { type = "password", length = 24 }
 "#;
 
 fn fixture() -> Fixture {
-    fixture_with(Arc::new(StoreOnly))
+    fixture_with(Arc::new(PlainSecret))
 }
 
-fn fixture_with(consumer: Arc<dyn Consumer>) -> Fixture {
+fn fixture_with(kind: Arc<dyn CredentialKind>) -> Fixture {
     let clock = Arc::new(ManualClock::new(datetime!(2026-01-01 00:00 UTC)));
     let store = Arc::new(MemoryStore::new(Provider::Local, clock.clone()));
     let ledger = Arc::new(MemoryLedger::default());
@@ -39,7 +39,7 @@ fn fixture_with(consumer: Arc<dyn Consumer>) -> Fixture {
     let engine = Engine::new(policies, ledger.clone())
         .with_store(store.clone())
         .with_clock(clock.clone())
-        .with_consumer(consumer)
+        .with_kind(PLAIN_SECRET, kind)
         .with_audit(audit.clone());
     Fixture {
         clock,
@@ -289,18 +289,9 @@ async fn bad_steps_are_refused_and_change_nothing() {
 struct FailingTest;
 
 #[async_trait]
-impl Consumer for FailingTest {
-    async fn apply(
-        &self,
-        _: &Credential,
-        _: &Policy,
-        _: &SecretValue,
-    ) -> Result<(), ConsumerError> {
-        Ok(())
-    }
-
-    async fn test(&self, _: &Credential, _: &Policy, _: &SecretValue) -> Result<(), ConsumerError> {
-        Err(ConsumerError::TestFailed("login refused".into()))
+impl CredentialKind for FailingTest {
+    async fn test(&self, _: &Credential, _: &Policy, _: &SecretValue) -> Result<(), KindError> {
+        Err(KindError::TestFailed("login refused".into()))
     }
 }
 
@@ -314,7 +305,7 @@ async fn a_failing_test_leaves_the_current_value_working() {
 
     assert!(matches!(
         failed,
-        Err(EngineError::Consumer(ConsumerError::TestFailed(_)))
+        Err(EngineError::Kind(KindError::TestFailed(_)))
     ));
     assert_eq!(f.at(&id, Stage::Current).await, Some(old.clone()));
     assert_eq!(f.value(&id, &old).await.expose(), "old-value");
