@@ -293,3 +293,243 @@ fn holds(value: &SecretValue, leaked: &SecretValue) -> bool {
         .filter_map(serde_json::Value::as_str)
         .any(|field| bool::from(field.as_bytes().ct_eq(wanted)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::audit::MemoryAudit;
+    use crate::memory::{MemoryLedger, MemoryStore};
+    use crate::{CredentialKind, KindError, PolicySet, Provider, SecretStore as _, SystemClock};
+
+    const LEAKED: &str = "leaked-value-0123456789abcdef012";
+
+    /// A kind with public identifiers that can be disabled in place, like
+    /// an access key: the identifier is the value's first eight characters.
+    #[derive(Default)]
+    struct Keys(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl CredentialKind for Keys {
+        async fn revoke(
+            &self,
+            _: &Credential,
+            _: &Policy,
+            value: &SecretValue,
+        ) -> Result<Revocation, KindError> {
+            self.0
+                .lock()
+                .expect("lock")
+                .push(value.expose()[..8].to_owned());
+            Ok(Revocation::Unusable)
+        }
+
+        fn identifier(&self, value: &SecretValue) -> Option<String> {
+            Some(value.expose()[..8].to_owned())
+        }
+    }
+
+    struct Fixture {
+        engine: Engine,
+        store: Arc<MemoryStore>,
+        keys: Arc<Keys>,
+        audit: Arc<MemoryAudit>,
+    }
+
+    fn fixture(on_anomaly: &str) -> Fixture {
+        let policies = format!(
+            "[secret]\nmax_age = \"1d\"\ngrace_period = \"1h\"\non_anomaly = \"{on_anomaly}\"\n\
+             [key]\nmax_age = \"1d\"\ngrace_period = \"1h\"\nkind = \"key\"\non_anomaly = \"{on_anomaly}\""
+        );
+        let policies: PolicySet = toml::from_str(&policies).expect("policies parse");
+        let store = Arc::new(MemoryStore::new(Provider::Local, Arc::new(SystemClock)));
+        let keys = Arc::new(Keys::default());
+        let audit = Arc::new(MemoryAudit::default());
+        let engine = Engine::new(policies, Arc::new(MemoryLedger::default()))
+            .with_store(store.clone())
+            .with_kind("key", keys.clone())
+            .with_audit(audit.clone());
+        Fixture {
+            engine,
+            store,
+            keys,
+            audit,
+        }
+    }
+
+    fn finding(subject: Subject) -> Finding {
+        Finding {
+            source: "test".into(),
+            id: "finding-1".into(),
+            subject,
+        }
+    }
+
+    async fn stage(store: &MemoryStore, id: &CredentialId, version: &VersionId) -> Vec<Stage> {
+        let credential = store.describe(id).await.expect("describe");
+        credential
+            .version(version)
+            .map(|v| v.stages.clone())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_leaked_plain_secret_is_replaced_and_dropped_at_once() {
+        let f = fixture("revoke-and-rotate");
+        let id = f.store.insert(
+            "db",
+            &[("rekey:policy", "secret")],
+            Some(SecretValue::new(LEAKED.into())),
+        );
+
+        let responses = f
+            .engine
+            .respond(&finding(Subject::Value(SecretValue::new(LEAKED.into()))))
+            .await
+            .expect("responds");
+
+        assert_eq!(responses.len(), 1);
+        let response = &responses[0];
+        assert!(
+            !response.revoked,
+            "a plain secret cannot be disabled in place"
+        );
+        assert!(response.rotated.is_some() && response.retired);
+        assert!(
+            stage(&f.store, &id, &response.leaked).await.is_empty(),
+            "the leaked value is served no more"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_leaked_value_inside_a_json_secret_is_found() {
+        let f = fixture("rotate");
+        let json = format!(r#"{{"username":"app","password":"{LEAKED}"}}"#);
+        let id = f.store.insert(
+            "db",
+            &[("rekey:policy", "secret")],
+            Some(SecretValue::new(json)),
+        );
+
+        let located = f
+            .engine
+            .locate(&Subject::Value(SecretValue::new(LEAKED.into())))
+            .await
+            .expect("locates");
+
+        assert_eq!(
+            located.iter().map(|l| &l.credential).collect::<Vec<_>>(),
+            vec![&id]
+        );
+    }
+
+    #[tokio::test]
+    async fn revoke_only_disables_a_key_in_place_and_rotates_nothing() {
+        let f = fixture("revoke");
+        let id = f.store.insert(
+            "ci",
+            &[("rekey:policy", "key")],
+            Some(SecretValue::new(LEAKED.into())),
+        );
+
+        let responses = f
+            .engine
+            .respond(&finding(Subject::Identifier(LEAKED[..8].into())))
+            .await
+            .expect("responds");
+
+        assert_eq!(responses.len(), 1);
+        assert!(responses[0].revoked && responses[0].rotated.is_none());
+        assert_eq!(
+            f.keys.0.lock().expect("lock").as_slice(),
+            [LEAKED[..8].to_owned()]
+        );
+        assert_eq!(
+            stage(&f.store, &id, &responses[0].leaked).await,
+            vec![Stage::Current]
+        );
+    }
+
+    #[tokio::test]
+    async fn rotate_only_keeps_the_old_value_through_its_grace_period() {
+        let f = fixture("rotate");
+        let id = f.store.insert(
+            "ci",
+            &[("rekey:policy", "key")],
+            Some(SecretValue::new(LEAKED.into())),
+        );
+
+        let responses = f
+            .engine
+            .respond(&finding(Subject::Identifier(LEAKED[..8].into())))
+            .await
+            .expect("responds");
+
+        assert!(!responses[0].revoked && responses[0].rotated.is_some() && !responses[0].retired);
+        assert!(f.keys.0.lock().expect("lock").is_empty());
+        assert_eq!(
+            stage(&f.store, &id, &responses[0].leaked).await,
+            vec![Stage::Previous]
+        );
+    }
+
+    #[tokio::test]
+    async fn findings_about_unmanaged_credentials_change_nothing() {
+        let f = fixture("revoke-and-rotate");
+        let id = f
+            .store
+            .insert("plain", &[], Some(SecretValue::new(LEAKED.into())));
+
+        let by_value = f
+            .engine
+            .respond(&finding(Subject::Value(SecretValue::new(LEAKED.into()))))
+            .await;
+        let by_id = f
+            .engine
+            .respond(&finding(Subject::Credential(id.clone())))
+            .await;
+        let missing = CredentialId::new(Provider::Local, "nowhere");
+        let by_missing = f
+            .engine
+            .respond(&finding(Subject::Credential(missing)))
+            .await;
+
+        for responses in [by_value, by_id, by_missing] {
+            assert!(responses.expect("acknowledged").is_empty());
+        }
+        assert_eq!(
+            f.store
+                .describe(&id)
+                .await
+                .expect("describe")
+                .versions
+                .len(),
+            1
+        );
+        assert!(f.audit.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn anomaly_audit_lines_hold_no_secret() {
+        let f = fixture("revoke-and-rotate");
+        f.store.insert(
+            "db",
+            &[("rekey:policy", "secret")],
+            Some(SecretValue::new(LEAKED.into())),
+        );
+
+        f.engine
+            .respond(&finding(Subject::Value(SecretValue::new(LEAKED.into()))))
+            .await
+            .expect("responds");
+
+        let lines = serde_json::to_string(&f.audit.events()).expect("json");
+        assert!(
+            lines.contains("revoke-and-rotate") && !lines.contains(LEAKED),
+            "{lines}"
+        );
+    }
+}

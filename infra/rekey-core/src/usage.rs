@@ -90,3 +90,141 @@ impl Engine {
             .await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::audit::MemoryAudit;
+    use crate::memory::{MemoryLedger, MemoryStore};
+    use crate::{PolicySet, Provider, SecretStore as _, SecretValue, SystemClock};
+
+    fn engine(policy: &str) -> (Engine, Arc<MemoryStore>, CredentialId) {
+        let policies: PolicySet = toml::from_str(policy).expect("policy parses");
+        let store = Arc::new(MemoryStore::new(Provider::Local, Arc::new(SystemClock)));
+        let value = SecretValue::new("a".repeat(32));
+        let id = store.insert("api", &[("rekey:policy", "p")], Some(value));
+        let engine = Engine::new(policies, Arc::new(MemoryLedger::default()))
+            .with_store(store.clone())
+            .with_audit(Arc::new(MemoryAudit::default()));
+        (engine, store, id)
+    }
+
+    async fn versions(store: &MemoryStore, id: &CredentialId) -> usize {
+        store.describe(id).await.expect("describe").versions.len()
+    }
+
+    #[tokio::test]
+    async fn the_maximum_rotates_once_and_the_new_version_counts_from_zero() {
+        let (engine, store, id) = engine("[p]\nmax_age = \"1d\"\nmax_uses = 5");
+
+        for expected in 1..=4 {
+            let outcome = engine.record_uses(&id, 1).await.expect("counted");
+            assert!(matches!(outcome, UsageOutcome::Counted { total, .. } if total == expected));
+        }
+        let fifth = engine.record_uses(&id, 1).await.expect("rotates");
+        assert!(
+            matches!(fifth, UsageOutcome::Rotated { total: 5, .. }),
+            "{fifth:?}"
+        );
+
+        let after = engine.record_uses(&id, 1).await.expect("counted");
+        assert!(
+            matches!(after, UsageOutcome::Counted { total: 1, .. }),
+            "{after:?}"
+        );
+        assert_eq!(versions(&store, &id).await, 2);
+    }
+
+    /// A ledger that yields before each count, so concurrent uses all
+    /// count against the same version before any of them rotates: the race
+    /// at the moment the maximum is crossed.
+    struct Racing(MemoryLedger);
+
+    #[async_trait::async_trait]
+    impl crate::Ledger for Racing {
+        async fn claim(
+            &self,
+            id: &CredentialId,
+            rotation: &VersionId,
+            now: time::OffsetDateTime,
+            lease: Duration,
+        ) -> Result<crate::Claim, crate::LedgerError> {
+            self.0.claim(id, rotation, now, lease).await
+        }
+
+        async fn release(
+            &self,
+            id: &CredentialId,
+            rotation: &VersionId,
+        ) -> Result<(), crate::LedgerError> {
+            self.0.release(id, rotation).await
+        }
+
+        async fn first_sighting(
+            &self,
+            event_id: &str,
+            now: time::OffsetDateTime,
+            keep: Duration,
+        ) -> Result<bool, crate::LedgerError> {
+            self.0.first_sighting(event_id, now, keep).await
+        }
+
+        async fn count_uses(
+            &self,
+            id: &CredentialId,
+            version: &VersionId,
+            uses: u64,
+        ) -> Result<u64, crate::LedgerError> {
+            tokio::task::yield_now().await;
+            self.0.count_uses(id, version, uses).await
+        }
+    }
+
+    #[tokio::test]
+    async fn uses_that_cross_the_maximum_together_rotate_exactly_once() {
+        let policies: PolicySet =
+            toml::from_str("[p]\nmax_age = \"1d\"\nmax_uses = 5").expect("parses");
+        let store = Arc::new(MemoryStore::new(Provider::Local, Arc::new(SystemClock)));
+        let id = store.insert(
+            "api",
+            &[("rekey:policy", "p")],
+            Some(SecretValue::new("a".repeat(32))),
+        );
+        let engine = Engine::new(policies, Arc::new(Racing(MemoryLedger::default())))
+            .with_store(store.clone())
+            .with_audit(Arc::new(MemoryAudit::default()));
+
+        let uses = (0..40).map(|_| engine.record_uses(&id, 1));
+        let outcomes = futures::future::join_all(uses).await;
+
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(UsageOutcome::Rotated { .. })))
+            .count();
+        assert_eq!(rotated, 1, "{outcomes:?}");
+        assert_eq!(versions(&store, &id).await, 2, "one new version");
+    }
+
+    #[tokio::test]
+    async fn a_policy_without_a_maximum_never_rotates_on_use() {
+        let (engine, store, id) = engine("[p]\nmax_age = \"1d\"");
+
+        let outcome = engine.record_uses(&id, 1_000_000).await.expect("counted");
+
+        assert!(matches!(
+            outcome,
+            UsageOutcome::Counted { max_uses: None, .. }
+        ));
+        assert_eq!(versions(&store, &id).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_event_is_seen_once() {
+        let (engine, _, _) = engine("[p]\nmax_age = \"1d\"");
+
+        assert!(engine.first_sighting("event-1").await.expect("ledger"));
+        assert!(!engine.first_sighting("event-1").await.expect("ledger"));
+    }
+}
