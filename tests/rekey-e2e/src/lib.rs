@@ -3,7 +3,9 @@
 //! The library is the test harness: [`Moto`] starts one moto server (the
 //! AWS emulator, installed by `scripts/setup-moto`) per test, gives SDK
 //! clients and rekey's AWS adapters configured for it, and creates the
-//! secrets and ledger tables a test needs. The tests live in `tests/`.
+//! secrets and ledger tables a test needs; [`start_native_rotation`] puts
+//! a secret in the state Secrets Manager leaves it in when it starts a
+//! rotation. The tests live in `tests/`.
 //!
 //! ```no_run
 //! use rekey_core::SecretStore as _;
@@ -19,5 +21,7 @@
 //! ```
 
 pub mod moto;
+pub mod rotation;
 
 pub use moto::Moto;
+pub use rotation::start_native_rotation;
