@@ -295,6 +295,17 @@ impl Ledger for DynamoDbLedger {
         }
     }
 
+    async fn forget_sighting(&self, event_id: &str) -> Result<(), LedgerError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("event#{}", escape(event_id))))
+            .send()
+            .await
+            .map_err(|e| AwsError::of("delete event", &e))?;
+        Ok(())
+    }
+
     async fn count_uses(
         &self,
         id: &CredentialId,

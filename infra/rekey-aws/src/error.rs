@@ -1,23 +1,24 @@
 //! How a failed AWS call reads in the ports' words.
 //!
-//! Both adapters sort an SDK error the same way: by the service's error
+//! Every adapter sorts an SDK error the same way: by the service's error
 //! code, or by what went wrong before an answer arrived. The SDK's error
 //! types stay inside this crate; callers only ever see the ports'
-//! [`StoreError`] and [`LedgerError`]. Messages carry the operation, the
-//! service's code and its message: never a request's input, so never a
-//! secret value.
+//! [`StoreError`], [`LedgerError`] and [`KindError`]. Messages carry the
+//! operation, the service's code and its message: never a request's input,
+//! so never a secret value.
 
 use std::error::Error as StdError;
 use std::fmt;
 
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use rekey_core::{LedgerError, StoreError};
+use rekey_core::{KindError, LedgerError, StoreError};
 
 /// Why an AWS call failed, sorted the way the ports sort failures. Each
 /// variant holds a description naming the operation and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AwsError {
-    /// The resource named does not exist (`ResourceNotFoundException`).
+    /// The resource named does not exist (`ResourceNotFoundException`,
+    /// IAM's `NoSuchEntity`).
     #[error("{0}")]
     NotFound(String),
     /// The service refused the caller's identity or permissions.
@@ -60,13 +61,16 @@ impl AwsError {
     /// Sorts a service's error code.
     fn from_code(code: &str, description: String) -> Self {
         match code {
-            "ResourceNotFoundException" => Self::NotFound(description),
+            "ResourceNotFoundException" | "NoSuchEntity" => Self::NotFound(description),
             "AccessDeniedException"
             | "AccessDenied"
             | "UnrecognizedClientException"
             | "InvalidSignatureException"
+            | "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
             | "MissingAuthenticationTokenException"
-            | "ExpiredTokenException" => Self::AccessDenied(description),
+            | "ExpiredTokenException"
+            | "ExpiredToken" => Self::AccessDenied(description),
             "ThrottlingException"
             | "Throttling"
             | "ProvisionedThroughputExceededException"
@@ -75,7 +79,8 @@ impl AwsError {
             | "InternalServerError"
             | "InternalFailure"
             | "ServiceUnavailable"
-            | "ServiceUnavailableException" => Self::Unavailable(description),
+            | "ServiceUnavailableException"
+            | "ServiceFailure" => Self::Unavailable(description),
             _ => Self::Other(description),
         }
     }
@@ -88,6 +93,21 @@ impl AwsError {
             Self::AccessDenied(description) => StoreError::AccessDenied(description),
             Self::Unavailable(description) => StoreError::Unavailable(description),
             Self::Other(description) => StoreError::Backend(description),
+        }
+    }
+}
+
+impl From<AwsError> for KindError {
+    /// A missing resource is a credential set up wrong (a tag naming a user
+    /// or role that does not exist); callers for whom "gone" is fine match
+    /// [`AwsError::NotFound`] first.
+    fn from(error: AwsError) -> Self {
+        match error {
+            AwsError::NotFound(description) => Self::Misconfigured(description),
+            AwsError::Unavailable(description) => Self::Unavailable(description),
+            AwsError::AccessDenied(description) | AwsError::Other(description) => {
+                Self::Rejected(description)
+            }
         }
     }
 }
@@ -117,6 +137,7 @@ mod tests {
             "RequestLimitExceeded",
             "InternalServiceError",
             "InternalServerError",
+            "ServiceFailure",
         ] {
             let error = sorted(code);
 
@@ -125,13 +146,22 @@ mod tests {
                 LedgerError::from(error.clone()),
                 LedgerError::Unavailable(_)
             ));
+            assert!(matches!(
+                KindError::from(error.clone()),
+                KindError::Unavailable(_)
+            ));
             assert!(error.into_store(|_| unreachable!()).is_retryable());
         }
     }
 
     #[test]
     fn refused_identities_are_access_denied() {
-        for code in ["AccessDeniedException", "UnrecognizedClientException"] {
+        for code in [
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+        ] {
             let error = sorted(code).into_store(|_| unreachable!());
 
             assert!(matches!(error, StoreError::AccessDenied(_)), "{code}");
@@ -146,6 +176,17 @@ mod tests {
             .into_store(|_| StoreError::CredentialNotFound(id.clone()));
 
         assert_eq!(error, StoreError::CredentialNotFound(id));
+    }
+
+    #[test]
+    fn a_missing_iam_entity_is_a_misconfigured_credential() {
+        let error = sorted("NoSuchEntity");
+
+        assert!(matches!(error, AwsError::NotFound(_)));
+        assert_eq!(
+            KindError::from(error),
+            KindError::Misconfigured("failed to test: NoSuchEntity".into())
+        );
     }
 
     #[test]

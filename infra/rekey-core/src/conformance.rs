@@ -185,6 +185,9 @@ pub async fn check_ledger(ledger: &dyn Ledger) {
             .await
             .expect("sighting")
     );
+    ledger.forget_sighting(&event).await.expect("forget");
+    let again = ledger.first_sighting(&event, now, lease).await;
+    assert!(again.expect("sighting"), "a forgotten event is new again");
 
     assert_eq!(ledger.count_uses(&id, &a, 3).await.expect("count"), 3);
     assert_eq!(ledger.count_uses(&id, &a, 4).await.expect("count"), 7);

@@ -71,6 +71,10 @@ pub trait Ledger: Send + Sync {
         keep: Duration,
     ) -> Result<bool, LedgerError>;
 
+    /// Forgets event `event_id`, so that a redelivery after a failed
+    /// attempt is acted on instead of dropped as a duplicate.
+    async fn forget_sighting(&self, event_id: &str) -> Result<(), LedgerError>;
+
     /// Adds `uses` to the count of `version` of `id` and returns the new total.
     async fn count_uses(
         &self,

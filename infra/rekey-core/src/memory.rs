@@ -312,6 +312,11 @@ impl Ledger for MemoryLedger {
         }
     }
 
+    async fn forget_sighting(&self, event_id: &str) -> Result<(), LedgerError> {
+        lock(&self.0).events.remove(event_id);
+        Ok(())
+    }
+
     async fn count_uses(
         &self,
         id: &CredentialId,

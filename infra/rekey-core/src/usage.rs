@@ -82,6 +82,12 @@ impl Engine {
         }
     }
 
+    /// Forgets event `event_id` after acting on it failed, so its
+    /// redelivery is acted on.
+    pub async fn forget_sighting(&self, event_id: &str) -> Result<(), EngineError> {
+        Ok(self.ledger().forget_sighting(event_id).await?)
+    }
+
     /// Records that event `event_id` was processed; false for a redelivery.
     pub async fn first_sighting(&self, event_id: &str) -> Result<bool, EngineError> {
         Ok(self
@@ -169,6 +175,10 @@ mod tests {
             keep: Duration,
         ) -> Result<bool, crate::LedgerError> {
             self.0.first_sighting(event_id, now, keep).await
+        }
+
+        async fn forget_sighting(&self, event_id: &str) -> Result<(), crate::LedgerError> {
+            self.0.forget_sighting(event_id).await
         }
 
         async fn count_uses(

@@ -98,6 +98,19 @@ impl Ledger for LocalLedger {
         Ok(first)
     }
 
+    async fn forget_sighting(&self, event_id: &str) -> Result<(), LedgerError> {
+        let event = event_id.to_owned();
+        self.db
+            .call("forget_sighting", move |conn| {
+                let sql = "DELETE FROM events WHERE event_id = ?1";
+                conn.execute(sql, [&event]).during("forget_sighting")?;
+                Ok::<(), LocalError>(())
+            })
+            .await?;
+        debug!(event_id, "event sighting forgotten");
+        Ok(())
+    }
+
     async fn count_uses(
         &self,
         id: &CredentialId,

@@ -5,7 +5,8 @@
 //! clients and rekey's AWS adapters configured for it, and creates the
 //! secrets and ledger tables a test needs; [`start_native_rotation`] puts
 //! a secret in the state Secrets Manager leaves it in when it starts a
-//! rotation. The tests live in `tests/`.
+//! rotation. [`iam`] adds IAM users, access keys, roles and sessions, and
+//! a server that enforces IAM authentication. The tests live in `tests/`.
 //!
 //! ```no_run
 //! use rekey_core::SecretStore as _;
@@ -20,8 +21,12 @@
 //! # }
 //! ```
 
+pub mod bus;
+pub mod iam;
 pub mod moto;
 pub mod rotation;
+pub mod usage;
 
+pub use bus::BusTap;
 pub use moto::Moto;
 pub use rotation::start_native_rotation;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_secretsmanager::config::Credentials;
+use aws_sdk_secretsmanager::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_secretsmanager::types::{RotationRulesType, Tag};
 use rekey_aws::{DynamoDbLedger, SecretsManagerStore};
 use rekey_core::{CredentialId, Provider};
@@ -52,6 +52,13 @@ impl Moto {
     /// Starts a moto server on a free loopback port and waits (at most
     /// [`START_TIMEOUT`]) until it accepts requests.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// Starts a moto server as [`Moto::start`] does, with `env` added to
+    /// its environment: `INITIAL_NO_AUTH_ACTION_COUNT = "N"` makes it
+    /// authenticate and authorize every request after the first N.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let root = repo_root();
         let python = root.join(".venv/bin/python");
         ensure!(
@@ -63,6 +70,7 @@ impl Moto {
         let mut child = Command::new(&python)
             .arg(root.join("tests/rekey-e2e/moto_server.py"))
             .current_dir(&root)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -108,6 +116,24 @@ impl Moto {
     /// static test credentials, and nothing from the host's environment.
     pub fn sdk_config(&self) -> SdkConfig {
         self.config.clone()
+    }
+
+    /// From now on, this value's clients and adapters sign with this access
+    /// key instead of the static test credentials: for a server that
+    /// enforces IAM authentication (see [`Moto::start_with_env`]).
+    pub fn sign_with(&mut self, access_key_id: &str, secret_access_key: &str) {
+        let credentials = Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "rekey-e2e-signer",
+        );
+        self.config = self
+            .config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
     }
 
     /// A Secrets Manager client for this server.

@@ -462,6 +462,10 @@ impl Ledger for HeldOpen {
         self.inner.first_sighting(event_id, now, keep).await
     }
 
+    async fn forget_sighting(&self, event_id: &str) -> Result<(), LedgerError> {
+        self.inner.forget_sighting(event_id).await
+    }
+
     async fn count_uses(
         &self,
         id: &CredentialId,
