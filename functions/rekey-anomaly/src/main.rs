@@ -1,5 +1,6 @@
 //! Lambda entry point of `rekey-anomaly`: build the engine and read the
-//! webhook secrets once, then answer findings and webhook requests.
+//! webhook secrets once, then answer findings and webhook requests,
+//! publishing rekey's own events before each answer.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rekey_anomaly::WebhookConfig;
@@ -7,13 +8,14 @@ use rekey_anomaly::WebhookConfig;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = rekey_app::App::from_env().await?;
-    let engine = app.engine();
+    let app = &rekey_app::App::from_env().await?;
     let webhooks = &WebhookConfig::from_env();
 
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
-            rekey_anomaly::handle(engine, webhooks, event.payload).await
+            let answer = rekey_anomaly::handle(app.engine(), webhooks, event.payload).await;
+            app.publish_events().await;
+            answer
         },
     ))
     .await

@@ -1,6 +1,7 @@
 //! The functions `rekey` can run, by their crate names, so local mode and
 //! `rekey invoke` go through the same handlers as the deployed Lambdas.
 
+use rekey_anomaly::{WebhookConfig, WebhookReply};
 use rekey_app::App;
 use serde::Serialize;
 use serde_json::Value;
@@ -12,10 +13,19 @@ pub enum Function {
     Rotate,
     /// `rekey-sweep`: the timer.
     Sweep,
+    /// `rekey-anomaly`: findings and webhooks.
+    Anomaly,
+    /// `rekey-usage`: CloudTrail API calls counted as uses.
+    Usage,
 }
 
 /// Every function, for help texts and errors.
-pub const NAMES: &[&str] = &["rekey-rotate", "rekey-sweep"];
+pub const NAMES: &[&str] = &[
+    "rekey-rotate",
+    "rekey-sweep",
+    "rekey-anomaly",
+    "rekey-usage",
+];
 
 /// A function's error, shaped like a Lambda error response.
 #[derive(Debug, Serialize)]
@@ -27,25 +37,45 @@ pub struct FunctionError {
     pub error_message: String,
 }
 
+impl FunctionError {
+    fn new(error_type: String, error: &dyn std::error::Error) -> Self {
+        Self {
+            error_type,
+            error_message: error.to_string(),
+        }
+    }
+}
+
 impl Function {
     /// The function named `name` (its crate name).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "rekey-rotate" => Some(Self::Rotate),
             "rekey-sweep" => Some(Self::Sweep),
+            "rekey-anomaly" => Some(Self::Anomaly),
+            "rekey-usage" => Some(Self::Usage),
             _ => None,
         }
     }
 
     /// The function an event is for, recognised by its shape.
     pub fn for_event(event: &Value) -> Option<Self> {
+        let source = event.get("source").and_then(Value::as_str);
+        let detail_type = event.get("detail-type").and_then(Value::as_str);
         if event.get("Step").is_some() {
             return Some(Self::Rotate);
         }
-        if rekey_sweep::parse(event.clone()).is_ok() {
-            return Some(Self::Sweep);
+        if event.pointer("/requestContext/http").is_some()
+            || matches!(source, Some("aws.health" | "aws.guardduty"))
+        {
+            return Some(Self::Anomaly);
         }
-        None
+        if detail_type == Some(rekey_usage::DETAIL_TYPE) {
+            return Some(Self::Usage);
+        }
+        rekey_sweep::parse(event.clone())
+            .is_ok()
+            .then_some(Self::Sweep)
     }
 
     /// The function's crate name.
@@ -53,34 +83,90 @@ impl Function {
         match self {
             Self::Rotate => "rekey-rotate",
             Self::Sweep => "rekey-sweep",
+            Self::Anomaly => "rekey-anomaly",
+            Self::Usage => "rekey-usage",
+        }
+    }
+}
+
+/// The functions, built once around one engine, with the settings each
+/// reads from the environment in Lambda (webhook secrets, ignored
+/// principals).
+pub struct Functions {
+    app: App,
+    webhooks: WebhookConfig,
+    usage: rekey_usage::Settings,
+}
+
+impl Functions {
+    /// The functions of `app`.
+    pub fn new(app: App) -> Self {
+        Self {
+            app,
+            webhooks: WebhookConfig::from_env(),
+            usage: rekey_usage::Settings::from_env(),
         }
     }
 
-    /// Runs the function once on `payload` and returns its JSON answer.
-    pub async fn invoke(self, app: &App, payload: Value) -> Result<Value, FunctionError> {
-        let engine = app.engine();
-        match self {
-            Self::Rotate => match rekey_rotate::handle(engine, payload).await {
+    /// The application they share.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Runs `function` once on `payload` and returns its JSON answer, then
+    /// publishes rekey's own events as the deployed function would.
+    pub async fn invoke(&self, function: Function, payload: Value) -> Result<Value, FunctionError> {
+        let answer = self.run(function, payload).await;
+        self.app.publish_events().await;
+        answer
+    }
+
+    async fn run(&self, function: Function, payload: Value) -> Result<Value, FunctionError> {
+        let engine = self.app.engine();
+        match function {
+            Function::Rotate => match rekey_rotate::handle(engine, payload).await {
                 Ok(answer) => to_json(&answer),
                 Err(error) => Err(FunctionError::new(error.error_type(), &error)),
             },
-            Self::Sweep => {
-                let concurrency = app.config().engine.concurrency;
+            Function::Sweep => {
+                let concurrency = self.app.config().engine.concurrency;
                 match rekey_sweep::handle(engine, concurrency, payload).await {
                     Ok(summary) => to_json(&summary),
                     Err(error) => Err(FunctionError::new(error.error_type(), &error)),
                 }
             }
+            Function::Anomaly => match rekey_anomaly::handle(engine, &self.webhooks, payload).await
+            {
+                Ok(answer) => to_json(&answer),
+                Err(error) => Err(FunctionError::new(error.error_type(), &error)),
+            },
+            Function::Usage => match rekey_usage::handle_with(engine, &self.usage, payload).await {
+                Ok(answer) => to_json(&answer),
+                Err(error) => Err(FunctionError::new(error.error_type(), &error)),
+            },
         }
     }
-}
 
-impl FunctionError {
-    fn new(error_type: String, error: &dyn std::error::Error) -> Self {
-        Self {
-            error_type,
-            error_message: error.to_string(),
-        }
+    /// Answers a webhook request to `path` as `rekey-anomaly`'s function
+    /// URL does.
+    pub async fn webhook(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> WebhookReply {
+        let now = self.app.engine().now();
+        let reply = rekey_anomaly::handle_webhook(
+            self.app.engine(),
+            &self.webhooks,
+            path,
+            headers,
+            body,
+            now,
+        )
+        .await;
+        self.app.publish_events().await;
+        reply
     }
 }
 

@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use rekey_app::{App, Config};
 use rekey_core::{AuditSink, CredentialId, Provider, Trigger};
 
-use crate::functions::Function;
+use crate::functions::{Function, Functions};
 
 /// The largest event file `rekey invoke` reads (Lambda's own payload limit).
 const MAX_EVENT_BYTES: u64 = 6 * 1024 * 1024;
@@ -51,7 +51,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run one function once on one event and print its JSON answer.
     Invoke {
-        /// The function, by crate name: rekey-rotate or rekey-sweep.
+        /// The function, by crate name: rekey-rotate, rekey-sweep,
+        /// rekey-anomaly or rekey-usage.
         function: String,
         /// The event file (JSON); `-` reads standard input.
         #[arg(long, short)]
@@ -114,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Arc::new(rekey_core::audit::JsonLines::stdout()),
             )
             .await?;
-            serve::run(app, args).await?;
+            serve::run(Functions::new(app), args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Invoke {
@@ -123,7 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             set,
         } => {
             let app = build(config, &cli.data_dir, stderr_audit()).await?;
-            invoke(&app, &function, &event, &set).await
+            invoke(&Functions::new(app), &function, &event, &set).await
         }
         Command::Inventory { json } => {
             let app = build(config, &cli.data_dir, stderr_audit()).await?;
@@ -151,7 +152,12 @@ fn stderr_audit() -> Arc<dyn AuditSink> {
     Arc::new(rekey_core::audit::JsonLines::new(std::io::stderr()))
 }
 
-async fn invoke(app: &App, name: &str, path: &Path, set: &[String]) -> anyhow::Result<ExitCode> {
+async fn invoke(
+    functions: &Functions,
+    name: &str,
+    path: &Path,
+    set: &[String],
+) -> anyhow::Result<ExitCode> {
     let function = Function::from_name(name).with_context(|| {
         format!(
             "unknown function `{name}`; the functions are {}",
@@ -163,7 +169,7 @@ async fn invoke(app: &App, name: &str, path: &Path, set: &[String]) -> anyhow::R
         apply_override(&mut event, assignment)?;
     }
 
-    let (answer, code) = match function.invoke(app, event).await {
+    let (answer, code) = match functions.invoke(function, event).await {
         Ok(answer) => (answer, ExitCode::SUCCESS),
         Err(error) => (serde_json::to_value(error)?, ExitCode::FAILURE),
     };

@@ -6,6 +6,9 @@
 //! - `POST /2015-03-31/functions/{name}/invocations`: the Lambda Invoke
 //!   API's path, so `aws lambda invoke --endpoint-url` works against it;
 //! - `POST /events`: any supported event, routed to its function by shape;
+//! - `POST /webhooks/github`, `POST /webhooks/signed`: `rekey-anomaly`'s
+//!   webhooks (GitHub secret scanning, rekey's signed format), bodies up
+//!   to 64 KiB;
 //! - `GET /inventory`: the inventory as JSON;
 //! - `GET /healthz`.
 
@@ -15,16 +18,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use rekey_app::App;
 use rekey_core::Trigger;
 use serde_json::{Value, json};
 
-use crate::functions::Function;
+use crate::functions::{Function, Functions};
 
 /// The largest event body accepted, Lambda's asynchronous payload limit.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -41,18 +43,20 @@ pub struct ServeArgs {
 }
 
 /// Seeds the local store, then serves until Ctrl-C.
-pub async fn run(app: App, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(functions: Functions, args: ServeArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.listen.ip().is_loopback(),
         "local mode listens on loopback only; {} is not a loopback address",
         args.listen
     );
-    for created in app.seed().await? {
+    for created in functions.app().seed().await? {
         tracing::info!(credential = %created, "seeded credential");
     }
 
-    let app = Arc::new(app);
-    let every = args.every.unwrap_or(app.config().schedule.every);
+    let functions = Arc::new(functions);
+    let every = args
+        .every
+        .unwrap_or(functions.app().config().schedule.every);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
@@ -61,8 +65,8 @@ pub async fn run(app: App, args: ServeArgs) -> anyhow::Result<()> {
         .context("failed to read the listening address")?;
     tracing::info!(%listen, every = %humantime::format_duration(every), "rekey serving locally");
 
-    let scheduler = tokio::spawn(schedule(app.clone(), every));
-    let served = axum::serve(listener, router(app))
+    let scheduler = tokio::spawn(schedule(functions.clone(), every));
+    let served = axum::serve(listener, router(functions))
         .with_graceful_shutdown(shutdown())
         .await;
     scheduler.abort();
@@ -78,7 +82,8 @@ async fn shutdown() {
 }
 
 /// Sweeps now and then every `every`, as an EventBridge schedule would.
-async fn schedule(app: Arc<App>, every: Duration) {
+async fn schedule(functions: Arc<Functions>, every: Duration) {
+    let app = functions.app();
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let trigger = Trigger::Schedule {
@@ -103,7 +108,11 @@ async fn schedule(app: Arc<App>, every: Duration) {
     }
 }
 
-fn router(app: Arc<App>) -> Router {
+fn router(functions: Arc<Functions>) -> Router {
+    let webhooks = Router::new()
+        .route(rekey_anomaly::GITHUB_PATH, post(webhook))
+        .route(rekey_anomaly::SIGNED_PATH, post(webhook))
+        .layer(DefaultBodyLimit::max(rekey_anomaly::MAX_WEBHOOK_BODY));
     Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
@@ -113,11 +122,24 @@ fn router(app: Arc<App>) -> Router {
         .route("/inventory", get(inventory))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(app)
+        .merge(webhooks)
+        .with_state(functions)
+}
+
+/// A webhook, answered as `rekey-anomaly`'s function URL answers it.
+async fn webhook(
+    State(functions): State<Arc<Functions>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let reply = functions.webhook(uri.path(), &headers, &body).await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(reply.body)).into_response()
 }
 
 async fn invoke_named(
-    State(app): State<Arc<App>>,
+    State(functions): State<Arc<Functions>>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -129,18 +151,18 @@ async fn invoke_named(
         );
     };
     match parse_body(&body) {
-        Ok(event) => invoke(&app, function, event).await,
+        Ok(event) => invoke(&functions, function, event).await,
         Err(message) => refuse(StatusCode::BAD_REQUEST, &message),
     }
 }
 
-async fn invoke_detected(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn invoke_detected(State(functions): State<Arc<Functions>>, body: Bytes) -> Response {
     let event = match parse_body(&body) {
         Ok(event) => event,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
     match Function::for_event(&event) {
-        Some(function) => invoke(&app, function, event).await,
+        Some(function) => invoke(&functions, function, event).await,
         None => refuse(
             StatusCode::BAD_REQUEST,
             "unrecognised event: no rekey function takes this shape",
@@ -148,8 +170,8 @@ async fn invoke_detected(State(app): State<Arc<App>>, body: Bytes) -> Response {
     }
 }
 
-async fn inventory(State(app): State<Arc<App>>) -> Response {
-    match app.engine().inventory().await {
+async fn inventory(State(functions): State<Arc<Functions>>) -> Response {
+    match functions.app().engine().inventory().await {
         Ok(entries) => Json(entries).into_response(),
         Err(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }
@@ -157,9 +179,9 @@ async fn inventory(State(app): State<Arc<App>>) -> Response {
 
 /// Runs a function the way Lambda's Invoke API answers: 200 with the
 /// answer, or 200 with `X-Amz-Function-Error` and the error document.
-async fn invoke(app: &App, function: Function, event: Value) -> Response {
+async fn invoke(functions: &Functions, function: Function, event: Value) -> Response {
     tracing::debug!(function = function.name(), "event received");
-    match function.invoke(app, event).await {
+    match functions.invoke(function, event).await {
         Ok(answer) => Json(answer).into_response(),
         Err(error) => {
             let header = (HeaderName::from_static("x-amz-function-error"), "Unhandled");

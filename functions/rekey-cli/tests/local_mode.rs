@@ -63,8 +63,13 @@ impl Workspace {
     }
 
     fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    fn serve_with(&self, env: &[(&str, &str)]) -> Server {
         let mut child = self
             .command(&["serve", "--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -133,10 +138,38 @@ impl Server {
         );
     }
 
+    /// Keeps reading lines for `period`, recording audit lines.
+    fn drain(&mut self, period: Duration) {
+        let deadline = Instant::now() + period;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok((name, line)) = self.received.recv_timeout(left) else {
+                break;
+            };
+            if name == "out" {
+                self.audit
+                    .push(serde_json::from_str(&line).expect("stdout holds only JSON audit lines"));
+            }
+        }
+    }
+
     fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        self.request_with(method, path, &[], body)
+    }
+
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
             self.address,
             body.len()
         );
@@ -339,4 +372,59 @@ fn serve_refuses_to_listen_beyond_loopback() {
 
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback only"));
+}
+
+#[test]
+fn a_signed_webhook_revokes_a_local_credential_once() {
+    let workspace = Workspace::new(FAST);
+    let mut server = workspace.serve_with(&[("REKEY_SIGNED_WEBHOOK_SECRET", "local-test-secret")]);
+    let secret = rekey_core::SecretValue::new("local-test-secret".into());
+    let body =
+        br#"{"id": "finding-7", "credential": {"provider": "local", "locator": "app/steady"}}"#;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = |signature: String| {
+        vec![
+            ("X-Rekey-Timestamp", now.to_string()),
+            ("X-Rekey-Signature", signature),
+        ]
+    };
+    let good = signed(rekey_anomaly::signed_webhook_signature(&secret, now, body));
+
+    let forged = server.request_with("POST", "/webhooks/signed", &signed("v1=00".into()), body);
+    assert_eq!(forged.0, 401, "{}", forged.1);
+    let (status, answer) = server.request_with("POST", "/webhooks/signed", &good, body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"responded\""), "{answer}");
+    let (status, again) = server.request_with("POST", "/webhooks/signed", &good, body);
+    assert_eq!(status, 200, "{again}");
+    assert!(again.contains("\"duplicate\""), "{again}");
+    let oversized = vec![b' '; rekey_anomaly::MAX_WEBHOOK_BODY + 1];
+    assert_eq!(
+        server
+            .request_with("POST", "/webhooks/signed", &good, &oversized)
+            .0,
+        413
+    );
+    server.wait_for("out", |l| {
+        l.contains("\"promote\"") && l.contains("app/steady")
+    });
+    server.drain(Duration::from_millis(500));
+    let promotions = server
+        .audit
+        .iter()
+        .filter(|e| e["action"] == "promote" && e["credential"]["locator"] == "app/steady");
+    assert_eq!(promotions.count(), 1, "the delivery acted once");
+    drop(server);
+
+    let inventory = json(&workspace.run(&["inventory", "--json"]));
+    let steady = inventory
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["name"] == "app/steady")
+        .expect("listed");
+    assert!(
+        steady["previous_version"].is_null(),
+        "the leaked value was retired at once: {steady}"
+    );
 }

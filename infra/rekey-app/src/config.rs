@@ -93,6 +93,19 @@ pub struct Config {
     /// Credentials `rekey serve` creates in the local store when missing.
     #[serde(default)]
     pub seed: Vec<Seed>,
+    /// Where rekey's own events go.
+    #[serde(default)]
+    pub events: EventSettings,
+}
+
+/// Where rekey's own events (rotation completed or failed, credential
+/// revoked) are published.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    /// The EventBridge bus; none: not published. `REKEY_EVENT_BUS` overrides it.
+    #[serde(default)]
+    pub bus: Option<String>,
 }
 
 /// Engine limits.
@@ -223,9 +236,19 @@ impl Config {
         Ok(config)
     }
 
-    /// Whether a store or the ledger lives in AWS.
+    /// Whether a store, the ledger or the event bus lives in AWS.
     pub fn needs_aws(&self) -> bool {
-        self.stores.aws_secrets_manager || matches!(self.ledger, LedgerSettings::Dynamodb { .. })
+        self.stores.aws_secrets_manager
+            || matches!(self.ledger, LedgerSettings::Dynamodb { .. })
+            || self.events_bus().is_some()
+    }
+
+    /// The bus rekey's own events go to: `REKEY_EVENT_BUS`, else `[events] bus`.
+    pub fn events_bus(&self) -> Option<String> {
+        let from_env = std::env::var(crate::EVENT_BUS_ENV)
+            .ok()
+            .filter(|bus| !bus.is_empty());
+        from_env.or_else(|| self.events.bus.clone())
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {

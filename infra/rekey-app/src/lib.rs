@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use rekey_core::audit::{Collector, Tee};
 use rekey_core::{
     AuditSink, Clock, CredentialId, Engine, POLICY_TAG, SecretStore as _, SystemClock,
 };
@@ -27,6 +28,9 @@ pub use config::{
 pub const CONFIG_ENV: &str = "REKEY_CONFIG";
 /// The environment variable naming the data directory (the embedded store).
 pub const DATA_DIR_ENV: &str = "REKEY_DATA_DIR";
+/// The environment variable naming the EventBridge bus for rekey's own
+/// events; overrides `[events] bus`.
+pub const EVENT_BUS_ENV: &str = "REKEY_EVENT_BUS";
 /// The data directory when none is given.
 pub const DEFAULT_DATA_DIR: &str = ".rekey";
 
@@ -36,6 +40,8 @@ pub struct App {
     config: Config,
     local: Option<Arc<LocalStore>>,
     clock: Arc<dyn Clock>,
+    collector: Arc<Collector>,
+    publisher: Option<rekey_aws::EventBridgePublisher>,
 }
 
 impl App {
@@ -82,6 +88,8 @@ impl App {
             _ => anyhow::bail!("the ledger's backend is not available"),
         };
 
+        let collector = Arc::new(Collector::default());
+        let audit: Arc<dyn AuditSink> = Arc::new(Tee(vec![audit, collector.clone()]));
         let mut engine = Engine::new(config.policies.clone(), ledger)
             .with_clock(clock.clone())
             .with_audit(audit)
@@ -94,13 +102,26 @@ impl App {
             local = Some(store);
         }
         if let (true, Some(aws)) = (config.stores.aws_secrets_manager, &aws) {
-            engine = engine.with_store(Arc::new(rekey_aws::SecretsManagerStore::new(aws)));
+            engine = engine
+                .with_store(Arc::new(rekey_aws::SecretsManagerStore::new(aws)))
+                .with_kind(
+                    rekey_aws::IAM_ACCESS_KEY,
+                    Arc::new(rekey_aws::IamAccessKeys::new(aws)),
+                )
+                .with_sessions(Arc::new(rekey_aws::IamRoleSessions::new(aws)));
         }
+        let publisher = match (config.events_bus(), &aws) {
+            (Some(bus), Some(aws)) => Some(rekey_aws::EventBridgePublisher::new(aws, bus)),
+            (Some(_), None) => anyhow::bail!("publishing to an EventBridge bus needs AWS"),
+            (None, _) => None,
+        };
         Ok(Self {
             engine,
             config,
             local,
             clock,
+            collector,
+            publisher,
         })
     }
 
@@ -115,6 +136,21 @@ impl App {
         let data_dir = std::env::var_os(DATA_DIR_ENV).map_or("/tmp/rekey".into(), PathBuf::from);
         let audit = Arc::new(rekey_core::audit::JsonLines::stdout());
         Self::build(config, &data_dir, audit).await
+    }
+
+    /// Publishes the audit events of the invocation that just ended to the
+    /// configured EventBridge bus (rotation completed or failed, credential
+    /// revoked), and forgets them. A function calls this before answering,
+    /// since Lambda freezes it afterwards; without a bus it only forgets.
+    /// A failure is logged, never raised: the invocation's work is done.
+    pub async fn publish_events(&self) {
+        let events = self.collector.drain();
+        let Some(publisher) = &self.publisher else {
+            return;
+        };
+        if let Err(error) = publisher.publish(&events).await {
+            tracing::error!(%error, "failed to publish rekey events");
+        }
     }
 
     /// The engine.
