@@ -110,18 +110,19 @@ impl GitHubAlerts {
         Ok(Self { api, token, client })
     }
 
-    /// A client from [`GITHUB_TOKEN_ENV`] and [`GITHUB_API_URL_ENV`], or
-    /// `None` when the token is unset or empty (the API URL alone means
-    /// nothing).
+    /// A client from [`GITHUB_TOKEN_ENV`] and [`GITHUB_API_URL_ENV`]
+    /// (both trimmed), or `None` when the token is unset or blank (the API
+    /// URL alone means nothing).
     pub fn from_env() -> Result<Option<Self>, GitHubSetupError> {
         let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let Some(token) = read(GITHUB_TOKEN_ENV) else {
+        let Some(token) = read(GITHUB_TOKEN_ENV).map(Zeroizing::new) else {
             return Ok(None);
         };
         let api = read(GITHUB_API_URL_ENV);
         let api = api.as_deref().unwrap_or(DEFAULT_GITHUB_API_URL);
 
-        Self::new(api.trim(), SecretValue::new(token)).map(Some)
+        let token = SecretValue::new(token.trim().to_owned());
+        Self::new(api.trim(), token).map(Some)
     }
 
     /// The API's base URL.
@@ -242,7 +243,7 @@ impl fmt::Debug for GitHubAlerts {
 /// them: an owner of 1 to 100 letters, digits, `-` or `_` (managed users'
 /// `_shortcode`), a name of 1 to 100 letters, digits, `-`, `_` or `.` other
 /// than `.` and `..`. Nothing else can reach the URL's path.
-pub(crate) fn split_repository(repository: &str) -> Option<(&str, &str)> {
+fn split_repository(repository: &str) -> Option<(&str, &str)> {
     let (owner, name) = repository.split_once('/')?;
     let allowed = |text: &str, extra: &[u8]| {
         (1..=100).contains(&text.len())
