@@ -218,10 +218,8 @@ fn apply_override(event: &mut serde_json::Value, assignment: &str) -> anyhow::Re
 }
 
 async fn rotate(app: &App, credential: &str, provider: &str) -> anyhow::Result<ExitCode> {
-    let provider = match provider {
-        "aws-secrets-manager" => Provider::AwsSecretsManager,
-        _ => Provider::Local,
-    };
+    let provider =
+        Provider::from_name(provider).with_context(|| format!("unknown provider `{provider}`"))?;
     let id = CredentialId::new(provider, credential);
     let rotated = app
         .engine()

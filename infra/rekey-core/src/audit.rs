@@ -76,7 +76,7 @@ use std::sync::Mutex;
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::{CredentialId, Provider, VersionId};
+use crate::{CredentialId, VersionId};
 
 /// The OCSF schema version audit lines follow.
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -283,7 +283,11 @@ impl<'a> Line<'a> {
             (None, Outcome::AlreadyDone) => Some("already done; nothing changed"),
             (None, _) => None,
         };
-        let cloud = is_aws(event.credential.provider).then_some(Cloud { provider: "AWS" });
+        let cloud = event
+            .credential
+            .provider
+            .cloud()
+            .map(|provider| Cloud { provider });
         let profiles = match cloud {
             Some(_) => vec!["datetime", "cloud"],
             None => vec!["datetime"],
@@ -372,10 +376,6 @@ fn severity(event: &AuditEvent) -> (u32, &'static str) {
         (_, true) => (3, "Medium"),
         (_, false) => (1, "Informational"),
     }
-}
-
-fn is_aws(provider: Provider) -> bool {
-    matches!(provider, Provider::AwsSecretsManager | Provider::AwsIamRole)
 }
 
 fn epoch_millis(time: OffsetDateTime) -> i64 {
@@ -542,6 +542,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::Provider;
 
     fn promote() -> AuditEvent {
         AuditEvent {

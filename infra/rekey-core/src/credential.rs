@@ -23,6 +23,10 @@ pub enum Provider {
     AwsSecretsManager,
     /// The sessions of an AWS IAM role (temporary credentials).
     AwsIamRole,
+    /// GCP Secret Manager.
+    GcpSecretManager,
+    /// Azure Key Vault secrets.
+    AzureKeyVault,
 }
 
 impl Provider {
@@ -32,6 +36,33 @@ impl Provider {
             Self::Local => "local",
             Self::AwsSecretsManager => "aws-secrets-manager",
             Self::AwsIamRole => "aws-iam-role",
+            Self::GcpSecretManager => "gcp-secret-manager",
+            Self::AzureKeyVault => "azure-key-vault",
+        }
+    }
+
+    /// The provider named `name` in a configuration file or on the command
+    /// line, the inverse of [`Provider::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Local,
+            Self::AwsSecretsManager,
+            Self::AwsIamRole,
+            Self::GcpSecretManager,
+            Self::AzureKeyVault,
+        ]
+        .into_iter()
+        .find(|provider| provider.as_str() == name)
+    }
+
+    /// The cloud the provider belongs to, as OCSF names it (`AWS`, `GCP`,
+    /// `Azure`); `None` for the embedded store.
+    pub fn cloud(self) -> Option<&'static str> {
+        match self {
+            Self::Local => None,
+            Self::AwsSecretsManager | Self::AwsIamRole => Some("AWS"),
+            Self::GcpSecretManager => Some("GCP"),
+            Self::AzureKeyVault => Some("Azure"),
         }
     }
 }
