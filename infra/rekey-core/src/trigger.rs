@@ -89,6 +89,15 @@ pub enum Trigger {
         /// The count that crossed it.
         uses: u64,
     },
+    /// A store's own notice that a credential is due: GCP Secret Manager's
+    /// `SECRET_ROTATE`, Azure Key Vault's `SecretNearExpiry` or
+    /// `SecretExpired`.
+    ExpiryNotice {
+        /// Who sent it (`gcp.secretmanager`, `azure.keyvault`).
+        source: String,
+        /// The notice's event type as the store names it.
+        event: String,
+    },
 }
 
 impl Trigger {
@@ -100,6 +109,7 @@ impl Trigger {
             Self::Manual => "manual",
             Self::Anomaly { .. } => "anomaly",
             Self::UsageThreshold { .. } => "usage-threshold",
+            Self::ExpiryNotice { .. } => "expiry-notice",
         }
     }
 }
