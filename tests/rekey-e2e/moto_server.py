@@ -11,10 +11,19 @@ separate steps, and its threaded server lets concurrent requests interleave
 between them (50 concurrent `ADD uses :1` lost updates, two conditional puts
 could both succeed). Serialising requests gives back the atomicity the
 ledger relies on; connections are still accepted concurrently.
+
+Every AWS request is counted by service action (`secretsmanager.GetSecretValue`,
+`iam.CreateAccessKey`); `GET /rekey-test/calls` answers the counts since the
+last such request as JSON and starts afresh, so a test can tell what a flow
+cost in API calls.
 """
 
+import io
+import json
 import sys
 import threading
+from collections import Counter
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -24,15 +33,45 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 
+CALLS_PATH = "/rekey-test/calls"
+
+
+def action(environ):
+    """The AWS action a request calls: from X-Amz-Target (JSON protocols)
+    or the form's Action (query protocols), with the service's signing name
+    from the Authorization header's credential scope."""
+    scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1]
+    parts = scope.split(",")[0].split("/")
+    service = parts[3] if len(parts) > 3 else "unknown"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return f"{service}.{target.split('.')[-1]}"
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    form = parse_qs(body.decode("utf-8", "replace"))
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    name = (form.get("Action") or query.get("Action") or ["unknown"])[0]
+    return f"{service}.{name}"
+
+
 class OneAtATime:
-    """A WSGI app that runs the wrapped app for one request at a time."""
+    """A WSGI app that runs the wrapped app for one request at a time and
+    counts the AWS actions called."""
 
     def __init__(self, app):
         self._app = app
         self._lock = threading.Lock()
+        self._calls = Counter()
 
     def __call__(self, environ, start_response):
         with self._lock:
+            if environ.get("PATH_INFO") == CALLS_PATH:
+                body = json.dumps(self._calls).encode()
+                self._calls = Counter()
+                start_response("200 OK", [("Content-Type", "application/json")])
+                return [body]
+            self._calls[action(environ)] += 1
             response = self._app(environ, start_response)
             try:
                 return list(response)

@@ -6,7 +6,9 @@
 //! secrets and ledger tables a test needs; [`start_native_rotation`] puts
 //! a secret in the state Secrets Manager leaves it in when it starts a
 //! rotation. [`iam`] adds IAM users, access keys, roles and sessions, and
-//! a server that enforces IAM authentication. The tests live in `tests/`.
+//! a server that enforces IAM authentication; [`FakeGitHub`] serves the
+//! secret scanning alerts GitHub deliveries name. [`Moto::take_calls`] tells
+//! what a flow cost in API calls. The tests live in `tests/`.
 //!
 //! ```no_run
 //! use rekey_core::SecretStore as _;
@@ -22,11 +24,15 @@
 //! ```
 
 pub mod bus;
+pub mod github;
 pub mod iam;
 pub mod moto;
 pub mod rotation;
+mod samples;
 pub mod usage;
 
 pub use bus::BusTap;
+pub use github::FakeGitHub;
 pub use moto::Moto;
 pub use rotation::start_native_rotation;
+pub use samples::sample;

@@ -7,7 +7,7 @@
 //! it. A missing venv or a server that does not start is an error naming
 //! the fix; nothing is skipped.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,6 +110,21 @@ impl Moto {
     /// The server's URL: `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         endpoint(self.port)
+    }
+
+    /// The AWS actions called on this server since the last call of this
+    /// method (or its start), with how often each was called: what a flow
+    /// cost in API calls.
+    pub async fn take_calls(&self) -> anyhow::Result<BTreeMap<String, u64>> {
+        let url = format!("{}/rekey-test/calls", self.endpoint());
+        let body = reqwest::get(&url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("failed to ask moto for its call counts")?
+            .text()
+            .await
+            .context("failed to read moto's call counts")?;
+        serde_json::from_str(&body).context("moto's call counts are not JSON")
     }
 
     /// An SDK configuration for this server: its endpoint, `us-east-1`,
