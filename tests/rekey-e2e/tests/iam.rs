@@ -120,12 +120,13 @@ impl Rig {
     }
 
     async fn rotate(&self, id: &CredentialId, flow: &str) -> AccessKeyPair {
+        self.moto.take_calls().await.expect("calls");
         let started = Instant::now();
         self.engine
             .rotate(id, &Trigger::Manual)
             .await
             .expect("the rotation succeeds");
-        took(flow, started);
+        self.took(flow, started).await;
         self.current(id).await
     }
 
@@ -133,10 +134,25 @@ impl Rig {
         let trigger = Trigger::Schedule {
             source: "test".into(),
         };
+        self.moto.take_calls().await.expect("calls");
         let started = Instant::now();
         let summary = self.engine.sweep(&trigger, 1).await;
-        took(flow, started);
+        self.took(flow, started).await;
         summary
+    }
+
+    /// Prints what a flow cost against moto (`--nocapture` shows it): its
+    /// time and the AWS actions it called, with the setup's calls before
+    /// `started` counted too when the flow did not take them first.
+    #[allow(
+        clippy::print_stderr,
+        reason = "costs for the reader of the test output"
+    )]
+    async fn took(&self, flow: &str, started: Instant) {
+        let elapsed = started.elapsed().as_millis();
+        let calls = self.moto.take_calls().await.expect("calls");
+        let total: u64 = calls.values().sum();
+        eprintln!("{flow}: {elapsed} ms, {total} AWS calls {calls:?}");
     }
 
     /// Whether the audit trail holds `action` ending in `outcome`.
@@ -146,15 +162,6 @@ impl Rig {
             .iter()
             .any(|e| e.action == Some(action) && e.outcome == outcome)
     }
-}
-
-/// Prints how long a flow took against moto (`--nocapture` shows it).
-#[allow(
-    clippy::print_stderr,
-    reason = "timings for the reader of the test output"
-)]
-fn took(flow: &str, started: Instant) {
-    eprintln!("{flow}: {} ms", started.elapsed().as_millis());
 }
 
 fn pair(id: &str, status: &str) -> (String, String) {
@@ -363,13 +370,14 @@ async fn a_leaked_key_is_deactivated_by_one_response() {
     let rig = Rig::start().await;
     let (id, first) = rig.user_with_key("keys-revoke-only").await;
 
+    rig.moto.take_calls().await.expect("calls");
     let started = Instant::now();
     let responses = rig
         .engine
         .respond(&finding(&first))
         .await
         .expect("responds");
-    took("respond (revoke)", started);
+    rig.took("respond (revoke)", started).await;
 
     assert_eq!(responses.len(), 1, "{responses:?}");
     assert_eq!(responses[0].action, AnomalyAction::Revoke);
@@ -387,13 +395,14 @@ async fn revoke_and_rotate_replaces_the_leaked_key_and_deletes_it() {
     let rig = Rig::start().await;
     let (id, first) = rig.user_with_key("keys").await;
 
+    rig.moto.take_calls().await.expect("calls");
     let started = Instant::now();
     let responses = rig
         .engine
         .respond(&finding(&first))
         .await
         .expect("responds");
-    took("respond (revoke-and-rotate)", started);
+    rig.took("respond (revoke-and-rotate)", started).await;
 
     assert_eq!(responses.len(), 1, "{responses:?}");
     let response = &responses[0];
@@ -437,13 +446,14 @@ async fn revoking_a_managed_roles_sessions_denies_a_session_issued_before() {
         .expect("the session works before");
 
     rig.clock.advance(Duration::from_secs(5));
+    rig.moto.take_calls().await.expect("calls");
     let started = Instant::now();
     let revoked = rig
         .engine
         .revoke_sessions(&managed, &Trigger::Manual)
         .await
         .expect("revokes");
-    took("revoke sessions", started);
+    rig.took("revoke sessions", started).await;
 
     assert_eq!(revoked, SessionRevocation::Revoked);
     let policy = rig
