@@ -97,6 +97,35 @@ impl Rig {
         keys.get(key.access_key_id()).cloned().unwrap_or_default()
     }
 
+    /// Posts a GitHub delivery as the function URL would.
+    async fn post_github(&self, headers: &HeaderMap, body: &str) -> rekey_anomaly::WebhookReply {
+        let now = self.engine.now();
+        let body = body.as_bytes();
+        handle_webhook(
+            &self.engine,
+            &self.webhooks,
+            GITHUB_PATH,
+            headers,
+            body,
+            now,
+        )
+        .await
+    }
+
+    /// Invokes the function on `event` and checks that it revoked `key`,
+    /// the one credential it names, in that one invocation.
+    async fn revokes_in_one_invocation(&self, flow: &str, event: Value, key: &AccessKeyPair) {
+        let started = Instant::now();
+        let answer = self.invoke(event).await;
+        self.cost(flow, started).await;
+
+        assert!(
+            matches!(&answer, AnomalyAnswer::Responded { responses, .. } if responses.len() == 1),
+            "{answer:?}"
+        );
+        assert_eq!(self.key_status(key).await, "Inactive");
+    }
+
     async fn invoke(&self, event: Value) -> AnomalyAnswer {
         match handle(&self.engine, &self.webhooks, event).await {
             Ok(Answer::Event(answer)) => answer,
@@ -124,15 +153,8 @@ async fn a_health_event_leaves_the_exposed_key_inactive_in_one_invocation() {
     let mut event = sample("aws-health-credentials-exposed.json").expect("sample");
     event["detail"]["affectedEntities"][0]["entityValue"] = key.access_key_id().into();
 
-    let started = Instant::now();
-    let answer = rig.invoke(event).await;
-    rig.cost("AWS Health event (revoke)", started).await;
-
-    assert!(
-        matches!(&answer, AnomalyAnswer::Responded { responses, .. } if responses.len() == 1),
-        "{answer:?}"
-    );
-    assert_eq!(rig.key_status(&key).await, "Inactive");
+    rig.revokes_in_one_invocation("AWS Health event (revoke)", event, &key)
+        .await;
 }
 
 #[tokio::test]
@@ -209,16 +231,7 @@ async fn a_signed_github_delivery_revokes_the_leaked_key_once() {
     let headers = github_headers(&delivery, &github_signature(&secret, body.as_bytes()));
 
     let started = Instant::now();
-    let now = rig.engine.now();
-    let first = handle_webhook(
-        &rig.engine,
-        &rig.webhooks,
-        GITHUB_PATH,
-        &headers,
-        body.as_bytes(),
-        now,
-    )
-    .await;
+    let first = rig.post_github(&headers, body).await;
     rig.cost("GitHub delivery (revoke)", started).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.body["outcome"], "responded", "{}", first.body);
@@ -226,15 +239,7 @@ async fn a_signed_github_delivery_revokes_the_leaked_key_once() {
 
     rig.moto.take_calls().await.expect("calls");
     let started = Instant::now();
-    let again = handle_webhook(
-        &rig.engine,
-        &rig.webhooks,
-        GITHUB_PATH,
-        &headers,
-        body.as_bytes(),
-        now,
-    )
-    .await;
+    let again = rig.post_github(&headers, body).await;
     rig.cost("GitHub delivery again (duplicate)", started).await;
     assert_eq!(again.body["outcome"], "duplicate", "{}", again.body);
     assert_eq!(
@@ -261,16 +266,7 @@ async fn a_github_delivery_with_a_wrong_signature_changes_nothing() {
     let wrong = SecretValue::new("not-the-webhook-secret".into());
     let headers = github_headers(&delivery, &github_signature(&wrong, body.as_bytes()));
 
-    let now = rig.engine.now();
-    let reply = handle_webhook(
-        &rig.engine,
-        &rig.webhooks,
-        GITHUB_PATH,
-        &headers,
-        body.as_bytes(),
-        now,
-    )
-    .await;
+    let reply = rig.post_github(&headers, body).await;
 
     assert_eq!(reply.status, 401, "{}", reply.body);
     assert_eq!(rig.key_status(&key).await, "Active");
