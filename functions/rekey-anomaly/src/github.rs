@@ -201,7 +201,10 @@ async fn parse(config: &WebhookConfig, body: &[u8], delivery: &str) -> Result<Pa
     let leaked = alerts
         .leaked_secret(&repository, number)
         .await
-        .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        .map_err(|e| match e.is_retryable() {
+            true => Rejection::Unavailable(e.to_string()),
+            false => Rejection::Upstream(e.to_string()),
+        })?;
     let Some(leaked) = leaked else {
         return Ok(Parsed::Ignore("GitHub holds no value for the alert".into()));
     };

@@ -150,6 +150,9 @@ pub(crate) enum Rejection {
     Invalid(String),
     /// A dependency failed; trying again may help (503).
     Unavailable(String),
+    /// A dependency refused for good (a rejected token, an unknown alert):
+    /// retrying the same delivery cannot help until it is fixed (502).
+    Upstream(String),
     /// The engine failed while acting.
     Engine(rekey_core::EngineError),
 }
@@ -160,6 +163,7 @@ impl Rejection {
             Self::Unauthorized(why) => WebhookReply::error(401, "Rekey.Unauthorized", *why),
             Self::Invalid(why) => WebhookReply::error(400, "Rekey.InvalidEvent", why.clone()),
             Self::Unavailable(why) => WebhookReply::error(503, "Rekey.Retryable", why.clone()),
+            Self::Upstream(why) => WebhookReply::error(502, "Rekey.UpstreamRefused", why.clone()),
             Self::Engine(error) => WebhookReply::error(
                 engine_error_status(error),
                 &engine_error_type(error),

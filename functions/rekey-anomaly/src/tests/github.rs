@@ -164,3 +164,26 @@ async fn a_github_api_failure_is_503_and_can_be_retried() {
             .expect("ledger")
     );
 }
+
+#[tokio::test]
+async fn a_permanent_github_api_refusal_is_502_and_changes_nothing() {
+    let f = fixture();
+    let id = f.leaky("payments/db-password", LEAKED);
+    let before = f.described(&id).await;
+    let body =
+        br#"{"action":"created","alert":{"number":1},"repository":{"full_name":"octo-org/locked"}}"#;
+    let headers = github_headers("secret_scanning_alert", "d-locked", body);
+
+    let reply = f.webhook(GITHUB_PATH, &headers, body).await;
+
+    assert_eq!(reply.status, 502, "{:?}", reply.body);
+    assert_eq!(reply.body["errorType"], "Rekey.UpstreamRefused");
+    assert_eq!(f.described(&id).await, before);
+    assert!(
+        f.engine
+            .first_sighting("github:d-locked")
+            .await
+            .expect("ledger"),
+        "a refused delivery is not remembered"
+    );
+}

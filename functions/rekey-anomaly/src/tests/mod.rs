@@ -189,6 +189,9 @@ impl SecretScanningAlerts for FakeAlerts {
         match (repository, number) {
             ("octo-org/payments", 42) => Ok(Some(SecretValue::new(LEAKED.into()))),
             ("octo-org/down", _) => Err(AlertLookupError::Unavailable("503 from GitHub".into())),
+            ("octo-org/locked", _) => {
+                Err(AlertLookupError::TokenRejected("bad credentials".into()))
+            }
             _ => Ok(None),
         }
     }
