@@ -110,19 +110,16 @@ impl GitHubAlerts {
         Ok(Self { api, token, client })
     }
 
-    /// A client from [`GITHUB_TOKEN_ENV`] and [`GITHUB_API_URL_ENV`]
-    /// (both trimmed), or `None` when the token is unset or blank (the API
-    /// URL alone means nothing).
-    pub fn from_env() -> Result<Option<Self>, GitHubSetupError> {
-        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let Some(token) = read(GITHUB_TOKEN_ENV).map(Zeroizing::new) else {
-            return Ok(None);
-        };
-        let api = read(GITHUB_API_URL_ENV);
+    /// A client that authenticates with `token` (trimmed) against the API
+    /// [`GITHUB_API_URL_ENV`] names (trimmed), or github.com's when it is
+    /// unset or blank.
+    pub fn at_env_api_url(token: &SecretValue) -> Result<Self, GitHubSetupError> {
+        let api = std::env::var(GITHUB_API_URL_ENV)
+            .ok()
+            .filter(|url| !url.trim().is_empty());
         let api = api.as_deref().unwrap_or(DEFAULT_GITHUB_API_URL);
-
-        let token = SecretValue::new(token.trim().to_owned());
-        Self::new(api.trim(), token).map(Some)
+        let token = SecretValue::new(token.expose().trim().to_owned());
+        Self::new(api.trim(), token)
     }
 
     /// The API's base URL.

@@ -17,15 +17,17 @@
 //! nothing answered or logged ever holds a secret value.
 //!
 //! ```no_run
-//! # async fn run(engine: &rekey_core::Engine) {
+//! # async fn run(app: &rekey_app::App) -> anyhow::Result<()> {
 //! use rekey_anomaly::{WebhookConfig, handle_webhook};
 //!
-//! let config = WebhookConfig::from_env();
+//! let engine = app.engine();
+//! let config = WebhookConfig::resolve(app).await?;
 //! let reply = handle_webhook(
 //!     engine, &config, "/webhooks/signed", &http::HeaderMap::new(), b"{}", engine.now(),
 //! )
 //! .await;
 //! assert!(reply.status >= 400); // unsigned, or the route is not configured
+//! # Ok(())
 //! # }
 //! ```
 

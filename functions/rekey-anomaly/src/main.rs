@@ -1,6 +1,7 @@
-//! Lambda entry point of `rekey-anomaly`: build the engine and read the
-//! webhook secrets once, then answer findings and webhook requests,
-//! publishing rekey's own events before each answer.
+//! Lambda entry point of `rekey-anomaly`: build the engine and resolve the
+//! webhook secrets (from Secrets Manager in a deployment) once, then answer
+//! findings and webhook requests, publishing rekey's own events before each
+//! answer.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rekey_anomaly::WebhookConfig;
@@ -9,7 +10,7 @@ use rekey_anomaly::WebhookConfig;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let app = &rekey_app::App::from_env().await?;
-    let webhooks = &WebhookConfig::from_env();
+    let webhooks = &WebhookConfig::resolve(app).await?;
 
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {

@@ -44,23 +44,6 @@ pub struct WebhookSecrets {
     pub signed: Option<SecretValue>,
 }
 
-impl WebhookSecrets {
-    /// Reads [`GITHUB_SECRET_ENV`] and [`SIGNED_SECRET_ENV`]; an unset or
-    /// empty variable leaves its route disabled.
-    pub fn from_env() -> Self {
-        let read = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-                .map(SecretValue::new)
-        };
-        Self {
-            github: read(GITHUB_SECRET_ENV),
-            signed: read(SIGNED_SECRET_ENV),
-        }
-    }
-}
-
 /// What the webhook routes need from configuration.
 #[derive(Clone, Default)]
 pub struct WebhookConfig {
@@ -73,23 +56,35 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// The secrets from the environment ([`WebhookSecrets::from_env`]) and,
-    /// when `REKEY_GITHUB_TOKEN` is set, GitHub API access to read alerts'
-    /// values ([`crate::GitHubAlerts::from_env`]).
-    ///
-    /// # Panics
-    ///
-    /// When `REKEY_GITHUB_TOKEN` is set but it or `REKEY_GITHUB_API_URL` is
-    /// unusable: a cold-start misconfiguration, which must not leave GitHub
-    /// alerts silently unanswered.
-    pub fn from_env() -> Self {
-        let github_alerts = crate::GitHubAlerts::from_env()
-            .expect("REKEY_GITHUB_TOKEN and REKEY_GITHUB_API_URL must make a GitHub API client")
-            .map(|alerts| Arc::new(alerts) as Arc<dyn SecretScanningAlerts>);
-        Self {
-            secrets: WebhookSecrets::from_env(),
-            github_alerts,
-        }
+    /// The webhook secrets and GitHub token from the environment, each as
+    /// its value or, in a deployment, as the ARN of the Secrets Manager
+    /// secret holding it (`REKEY_GITHUB_WEBHOOK_SECRET_ARN`, …), read now
+    /// through `app` ([`rekey_app::App::env_secret`]).
+    pub async fn resolve(app: &rekey_app::App) -> anyhow::Result<Self> {
+        let secrets = WebhookSecrets {
+            github: app.env_secret(GITHUB_SECRET_ENV).await?,
+            signed: app.env_secret(SIGNED_SECRET_ENV).await?,
+        };
+        let token = app.env_secret(crate::GITHUB_TOKEN_ENV).await?;
+        Ok(Self::with_github_token(secrets, token)?)
+    }
+
+    /// The routes' `secrets` and, with a GitHub `token`, API access to read
+    /// alerts' values from the API at `REKEY_GITHUB_API_URL` (github.com by
+    /// default). A deployment resolves the three from Secrets Manager at
+    /// cold start (`rekey_app::App::env_secret`).
+    pub fn with_github_token(
+        secrets: WebhookSecrets,
+        token: Option<SecretValue>,
+    ) -> Result<Self, crate::GitHubSetupError> {
+        let Some(token) = token else {
+            return Ok(secrets.into());
+        };
+        let alerts = crate::GitHubAlerts::at_env_api_url(&token)?;
+        Ok(Self {
+            secrets,
+            github_alerts: Some(Arc::new(alerts)),
+        })
     }
 }
 

@@ -99,13 +99,14 @@ pub struct Functions {
 }
 
 impl Functions {
-    /// The functions of `app`.
-    pub fn new(app: App) -> Self {
-        Self {
-            app,
-            webhooks: WebhookConfig::from_env(),
+    /// The functions of `app`, with the webhook secrets resolved as the
+    /// deployed rekey-anomaly resolves them.
+    pub async fn new(app: App) -> anyhow::Result<Self> {
+        Ok(Self {
+            webhooks: WebhookConfig::resolve(&app).await?,
             usage: rekey_usage::Settings::from_env(),
-        }
+            app,
+        })
     }
 
     /// The application they share.

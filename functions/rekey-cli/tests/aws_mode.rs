@@ -249,3 +249,85 @@ async fn invoke_with_a_token_that_is_no_version_exits_1_with_a_typed_error() {
     assert!(message.contains(stranger.as_str()), "{message}");
     assert_eq!(workspace.stages(&id).await, stages);
 }
+
+/// `rekey invoke rekey-anomaly` on a signed-webhook request whose body
+/// names access key `key_id`, signed with `secret` now.
+fn signed_webhook_request(dir: &std::path::Path, secret: &str, key_id: &str) -> std::path::PathBuf {
+    let body = json!({"id": format!("scan-{key_id}"), "identifier": key_id}).to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = rekey_anomaly::signed_webhook_signature(
+        &rekey_core::SecretValue::new(secret.into()),
+        now,
+        body.as_bytes(),
+    );
+    let request = json!({
+        "version": "2.0",
+        "rawPath": rekey_anomaly::SIGNED_PATH,
+        "headers": {
+            "content-type": "application/json",
+            "x-rekey-timestamp": now.to_string(),
+            "x-rekey-signature": signature,
+        },
+        "requestContext": {"http": {"method": "POST", "path": rekey_anomaly::SIGNED_PATH}},
+        "body": body,
+        "isBase64Encoded": false,
+    });
+    let path = dir.join(format!("signed-{key_id}.json"));
+    std::fs::write(&path, request.to_string()).expect("write the request");
+    path
+}
+
+#[tokio::test]
+async fn webhook_secrets_are_read_from_the_secrets_their_arn_variables_name() {
+    let workspace = AwsWorkspace::start().await;
+    let created = workspace
+        .moto
+        .secrets_manager()
+        .create_secret()
+        .name("rekey/signed-webhook-key")
+        .secret_string("hook-key-from-secrets-manager")
+        .send()
+        .await
+        .expect("create the webhook's secret");
+    let arn = created.arn().expect("an ARN").to_owned();
+    let dir = workspace.dir.path();
+    let invoke_with = |request: &std::path::Path, arn: &str| {
+        let args = [
+            OsStr::new("invoke"),
+            OsStr::new("rekey-anomaly"),
+            OsStr::new("--event"),
+        ];
+        let mut command = workspace.command(&[&args[..], &[request.as_os_str()]].concat());
+        command.env("REKEY_SIGNED_WEBHOOK_SECRET_ARN", arn);
+        command
+    };
+    let invoke = |request: &std::path::Path| invoke_with(request, &arn);
+
+    let good = signed_webhook_request(dir, "hook-key-from-secrets-manager", "AKIAIOSFODNN7EXAMPLE");
+    let output = invoke(&good).output().await.expect("rekey runs");
+    assert!(output.status.success(), "{}", report(&output));
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(body["outcome"], "unmatched", "{body}");
+
+    let forged = signed_webhook_request(dir, "some-other-key", "AKIAI44QH8DHBEXAMPLE");
+    let output = invoke(&forged).output().await.expect("rekey runs");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+
+    let output = invoke_with(&good, &format!("{arn}-missing"))
+        .output()
+        .await
+        .expect("rekey runs");
+    assert!(!output.status.success(), "{}", report(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("REKEY_SIGNED_WEBHOOK_SECRET_ARN"),
+        "the error names the variable: {stderr}"
+    );
+    assert!(
+        !stderr.contains("hook-key-from-secrets-manager"),
+        "{stderr}"
+    );
+}

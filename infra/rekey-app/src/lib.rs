@@ -8,6 +8,7 @@
 //! standard AWS variables, `AWS_ENDPOINT_URL` included).
 
 mod config;
+mod env_secret;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use config::{
     Config, ConfigError, EngineSettings, LedgerSettings, MAX_CONFIG_BYTES, ScheduleSettings, Seed,
     Stores,
 };
+pub use env_secret::ARN_SUFFIX;
 
 /// The environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "REKEY_CONFIG";
@@ -42,6 +44,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     collector: Arc<Collector>,
     publisher: Option<rekey_aws::EventBridgePublisher>,
+    aws: Option<aws_config::SdkConfig>,
 }
 
 impl App {
@@ -122,6 +125,7 @@ impl App {
             clock,
             collector,
             publisher,
+            aws,
         })
     }
 
@@ -151,6 +155,15 @@ impl App {
         if let Err(error) = publisher.publish(&events).await {
             tracing::error!(%error, "failed to publish rekey events");
         }
+    }
+
+    /// A secret the function needs for itself, from the environment:
+    /// `name` holds the value, or `name_ARN` names the Secrets Manager
+    /// secret holding it, read now. `None` when neither is set; an ARN that
+    /// cannot be read is an error, so a deployment never starts with a
+    /// webhook silently disabled.
+    pub async fn env_secret(&self, name: &str) -> anyhow::Result<Option<rekey_core::SecretValue>> {
+        env_secret::resolve(name, self.aws.as_ref()).await
     }
 
     /// The engine.

@@ -89,6 +89,24 @@ impl SecretsManagerStore {
         }
     }
 
+    /// The current value (`AWSCURRENT`) of `secret_id`, a name or an ARN,
+    /// managed by rekey or not: how a function reads its own settings'
+    /// secrets (webhook keys, API tokens) at cold start.
+    pub async fn read_current(&self, secret_id: &str) -> Result<SecretValue, StoreError> {
+        let id = CredentialId::new(Provider::AwsSecretsManager, secret_id);
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::of("get secret value", &e).into_store(gone(&id)))?;
+        output
+            .secret_string()
+            .map(|value| SecretValue::new(value.to_owned()))
+            .ok_or_else(|| StoreError::Backend(format!("secret {secret_id} holds no string")))
+    }
+
     async fn describe_secret(&self, id: &CredentialId) -> Result<Described, StoreError> {
         let output = self
             .client

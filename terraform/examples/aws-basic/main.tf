@@ -45,6 +45,7 @@ module "rekey" {
 
   github_webhook_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey/github-webhook-AbCdEf"
   signed_webhook_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey/signed-webhook-GhIjKl"
+  github_token_secret_arn   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rekey/github-token-MnOpQr"
 
   tags = {
     service = "rekey"

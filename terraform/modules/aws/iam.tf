@@ -22,7 +22,7 @@ locals {
   secret_arns_pattern = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:*"
   managed_users       = "arn:${local.partition}:iam::${local.account_id}:user${var.managed_user_path}*"
   managed_roles       = "arn:${local.partition}:iam::${local.account_id}:role${var.managed_role_path}*"
-  webhook_secret_arns = compact([var.github_webhook_secret_arn, var.signed_webhook_secret_arn])
+  webhook_secret_arns = compact([var.github_webhook_secret_arn, var.signed_webhook_secret_arn, var.github_token_secret_arn])
 
   # The roles this module creates; rekey never writes policies on them.
   own_role_arns = concat([for role in aws_iam_role.function : role.arn], [aws_iam_role.scheduler.arn])

@@ -63,6 +63,7 @@ locals {
     anomaly = merge(
       var.github_webhook_secret_arn == null ? {} : { REKEY_GITHUB_WEBHOOK_SECRET_ARN = var.github_webhook_secret_arn },
       var.signed_webhook_secret_arn == null ? {} : { REKEY_SIGNED_WEBHOOK_SECRET_ARN = var.signed_webhook_secret_arn },
+      var.github_token_secret_arn == null ? {} : { REKEY_GITHUB_TOKEN_ARN = var.github_token_secret_arn },
     )
     usage = { REKEY_IGNORED_PRINCIPALS = local.ignored_principals }
   }

@@ -183,6 +183,17 @@ variable "github_webhook_secret_arn" {
   }
 }
 
+variable "github_token_secret_arn" {
+  description = "Full ARN (with its six-character suffix) of the Secrets Manager secret holding a GitHub token that may read secret scanning alerts; rekey-anomaly gets it as REKEY_GITHUB_TOKEN_ARN and may read that secret only. A delivery does not carry the leaked value, so without it GitHub alerts are acknowledged and not acted on."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_token_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$", var.github_token_secret_arn))
+    error_message = "The github_token_secret_arn must be a full secret ARN, ending in the secret's name and its six-character suffix (…:secret:name-AbCdEf)."
+  }
+}
+
 variable "signed_webhook_secret_arn" {
   description = "Full ARN (with its six-character suffix) of the Secrets Manager secret holding the HMAC key for rekey's own signed webhook; rekey-anomaly gets it as REKEY_SIGNED_WEBHOOK_SECRET_ARN and may read that secret only. Null: no signed webhook."
   type        = string
