@@ -41,13 +41,14 @@ impl AzureError {
                 let description = format!("failed to {operation}: {status} {code}: {error}");
                 Self::from_status(status, inner.as_deref(), description)
             }
-            ErrorKind::Credential => {
-                Self::AccessDenied(format!("failed to {operation}: no Entra token: {error}"))
-            }
+            ErrorKind::Credential => Self::AccessDenied(format!(
+                "failed to {operation}: no Entra token: {}",
+                chain(error)
+            )),
             ErrorKind::Io | ErrorKind::Connection => {
-                Self::Unavailable(format!("failed to {operation}: {error}"))
+                Self::Unavailable(format!("failed to {operation}: {}", chain(error)))
             }
-            _ => Self::Other(format!("failed to {operation}: {error}")),
+            _ => Self::Other(format!("failed to {operation}: {}", chain(error))),
         }
     }
 
@@ -71,6 +72,22 @@ impl AzureError {
             Self::Other(description) => StoreError::Backend(description),
         }
     }
+}
+
+/// The error and its causes, `: `-separated: the SDK's outer message
+/// alone ("non-transport error") hides Entra's reason.
+fn chain(error: &azure_core::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `error.innererror.code` of a Key Vault error body.
