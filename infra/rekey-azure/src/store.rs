@@ -112,8 +112,7 @@ fn version_missing(id: &CredentialId, version: &VersionId) -> StoreError {
 fn pending<'a>(secret: &[Listed], companion: &'a [Listed]) -> Option<&'a Listed> {
     companion
         .iter()
-        .filter(|c| c.enabled && c.tagged && !secret.iter().any(|s| s.id == c.id))
-        .last()
+        .rfind(|c| c.enabled && c.tagged && !secret.iter().any(|s| s.id == c.id))
 }
 
 #[async_trait]

@@ -131,8 +131,7 @@ pub(crate) fn newest_enabled(listed: &[Listed]) -> Option<&Listed> {
         .and_then(|newest| {
             listed
                 .iter()
-                .filter(|v| v.enabled && v.created == newest.created)
-                .last()
+                .rfind(|v| v.enabled && v.created == newest.created)
         })
 }
 

@@ -106,3 +106,25 @@ async fn unknown_credentials_and_versions_are_not_found() {
         "{promote:?}"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_value_is_refused_and_nothing_is_written() {
+    let rig = rig().await;
+    let huge = rekey_core::SecretValue::new(format!("s3cr3t-{}", "x".repeat(30 * 1024)));
+
+    let refused = rig
+        .store
+        .put_pending(&rig.id, &VersionId::generate(), &huge, None)
+        .await;
+
+    let Err(StoreError::Backend(message)) = &refused else {
+        panic!("expected a backend error, got {refused:?}");
+    };
+    assert!(message.contains("400"), "{message}");
+    assert!(!message.contains("s3cr3t"), "{message}");
+    assert!(
+        rig.fake
+            .versions(rig::VAULT, "db-password-rekey-pending")
+            .is_empty()
+    );
+}

@@ -141,7 +141,7 @@ struct EntraError {
 }
 
 impl EntraError {
-    fn new(status: StatusCode, error: &'static str, code: u32, text: String) -> Self {
+    fn new(status: StatusCode, error: &'static str, code: u32, text: &str) -> Self {
         Self {
             status,
             error,
@@ -151,12 +151,7 @@ impl EntraError {
     }
 
     fn invalid_request(text: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            text.into(),
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 900144, text)
     }
 
     fn unsupported_grant() -> Self {
@@ -165,34 +160,39 @@ impl EntraError {
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             70003,
-            text.into(),
+            text,
         )
     }
 
     fn invalid_scope(scope: &str) -> Self {
         let text =
             format!("The provided value for the input parameter 'scope' is not valid: {scope}");
-        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", 70011, text)
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", 70011, &text)
     }
 
     fn unknown_client(client_id: &str) -> Self {
         let text =
             format!("Application with identifier '{client_id}' was not found in the directory.");
-        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, text)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &text,
+        )
     }
 
     fn tenant_not_found(tenant: &str) -> Self {
         let text = format!("Tenant '{tenant}' not found.");
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 90002, text)
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 90002, &text)
     }
 
     fn invalid_secret(client_id: &str) -> Self {
         let text = format!("Invalid client secret provided for app '{client_id}'.");
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, text)
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, &text)
     }
 
     fn invalid_assertion() -> Self {
-        let text = "Client assertion failed signature validation.".to_owned();
+        let text = "Client assertion failed signature validation.";
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", 700027, text)
     }
 }

@@ -258,7 +258,7 @@ pub(crate) async fn list_secrets(
                 .map(|(name, newest)| item(&target, name, newest, false))
                 .collect::<Vec<_>>())
         })?;
-        page(&target, "/secrets", items, &params)
+        page(&target, "/secrets", &items, &params)
     })())
 }
 
@@ -281,7 +281,7 @@ pub(crate) async fn list_versions(
         page(
             &target,
             &format!("/secrets/{name}/versions"),
-            items,
+            &items,
             &params,
         )
     })())
@@ -292,7 +292,7 @@ pub(crate) async fn list_versions(
 fn page(
     target: &Target,
     path: &str,
-    items: Vec<Value>,
+    items: &[Value],
     params: &HashMap<String, String>,
 ) -> Result<Value, KvError> {
     let size = match params.get("maxresults") {

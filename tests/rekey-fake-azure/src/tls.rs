@@ -75,6 +75,7 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands it
 fn pki(error: rcgen::Error) -> FakeError {
     FakeError::Tls(format!("failed to make the test certificates: {error}"))
 }
