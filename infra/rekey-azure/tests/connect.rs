@@ -100,7 +100,7 @@ async fn settings_that_cannot_work_are_refused_at_connect() {
     let mut http_authority = base.clone();
     http_authority.authority_host = Some("http://127.0.0.1:1/".into());
     let not_pem = token_file("not a certificate");
-    let mut bad_ca = base.clone();
+    let mut bad_ca = base;
     bad_ca.ca_file = Some(not_pem.path().to_owned());
 
     let refused = |settings: &AzureSettings| AzureClients::connect(settings).expect_err("refused");

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use axum::response::{IntoResponse, Response};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,53 +30,67 @@ const MAX_RESULTS: usize = 25;
 const VAULT_SUFFIX: &str = ".vault.azure.net";
 
 type Params = Query<HashMap<String, String>>;
+type Answer = Result<Json<Value>, KvError>;
 
-/// What one request addresses: its vault (by host) and its api-version.
-struct Target {
+/// What one request addresses: its vault, named by the host. Extracting it
+/// also checks the api-version.
+pub(crate) struct Target {
     host: String,
     vault: String,
 }
 
-impl Target {
-    fn of(headers: &HeaderMap, params: &HashMap<String, String>) -> Result<Self, KvError> {
+impl<S: Send + Sync> FromRequestParts<S> for Target {
+    type Rejection = KvError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, KvError> {
+        let params: HashMap<String, String> = Query::try_from_uri(&parts.uri)
+            .map(|Query(params)| params)
+            .unwrap_or_default();
         let version = params.get("api-version").map(String::as_str);
         if !version.is_some_and(|v| API_VERSIONS.contains(&v)) {
             return Err(KvError::bad_parameter(
                 "The request is missing a supported api-version query parameter",
             ));
         }
-        let host = headers
+        let host = parts
+            .headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let name = host.split(':').next().unwrap_or("");
-        let vault = name
-            .strip_suffix(VAULT_SUFFIX)
-            .filter(|v| !v.is_empty() && !v.contains('.'))
-            .ok_or_else(|| KvError::vault_not_found(&host))?
-            .to_owned();
+        let vault = vault_name(&host).ok_or_else(|| KvError::vault_not_found(&host))?;
         Ok(Self { host, vault })
     }
+}
 
+impl Target {
     fn secret_id(&self, name: &str, version: Option<&str>) -> String {
         match version {
             Some(version) => format!("https://{}/secrets/{name}/{version}", self.host),
             None => format!("https://{}/secrets/{name}", self.host),
         }
     }
+
+    /// Runs `f` on the addressed vault.
+    fn with_vault<T>(
+        &self,
+        state: &State,
+        f: impl FnOnce(&mut Vault) -> Result<T, KvError>,
+    ) -> Result<T, KvError> {
+        let mut vaults = state.vaults();
+        let vault = vaults
+            .get_mut(&self.vault)
+            .ok_or_else(|| KvError::vault_not_found(&self.host))?;
+        f(vault)
+    }
 }
 
-fn with_vault<T>(
-    state: &State,
-    target: &Target,
-    f: impl FnOnce(&mut Vault) -> Result<T, KvError>,
-) -> Result<T, KvError> {
-    let mut vaults = state.vaults();
-    let vault = vaults
-        .get_mut(&target.vault)
-        .ok_or_else(|| KvError::vault_not_found(&target.host))?;
-    f(vault)
+/// `{vault}` of a `{vault}.vault.azure.net[:port]` host.
+fn vault_name(host: &str) -> Option<String> {
+    let name = host.split(':').next()?;
+    name.strip_suffix(VAULT_SUFFIX)
+        .filter(|v| !v.is_empty() && !v.contains('.'))
+        .map(str::to_owned)
 }
 
 #[derive(Deserialize)]
@@ -118,173 +132,132 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, KvError> {
         .map_err(|e| KvError::bad_parameter(format!("The request body is not valid: {e}")))
 }
 
-fn answer(result: Result<Value, KvError>) -> Response {
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(error) => error.into_response(),
-    }
-}
-
 /// `PUT /secrets/{name}`.
 pub(crate) async fn set_secret(
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
+    target: Target,
     Path(name): Path<String>,
-    Query(params): Params,
     body: Bytes,
-) -> Response {
-    answer((|| {
-        let target = Target::of(&headers, &params)?;
-        let body: SetBody = parse(&body)?;
-        let new = NewVersion {
-            value: body.value,
-            content_type: body.content_type,
-            tags: body.tags.unwrap_or_default(),
-            attributes: body.attributes.into(),
-        };
-        let stored = with_vault(&state, &target, |vault| vault.set(&name, new))?;
-        Ok(bundle(&target, &name, &stored, true))
-    })())
+) -> Answer {
+    let body: SetBody = parse(&body)?;
+    let new = NewVersion {
+        value: body.value,
+        content_type: body.content_type,
+        tags: body.tags.unwrap_or_default(),
+        attributes: body.attributes.into(),
+    };
+
+    let stored = target.with_vault(&state, |vault| vault.set(&name, new))?;
+    Ok(Json(bundle(&target, &name, &stored, true)))
 }
 
 /// `GET /secrets/{name}` and `GET /secrets/{name}/`: the newest version.
 pub(crate) async fn get_latest(
-    state: AxumState<Arc<State>>,
-    headers: HeaderMap,
+    AxumState(state): AxumState<Arc<State>>,
+    target: Target,
     Path(name): Path<String>,
-    params: Params,
-) -> Response {
-    get(&state, &headers, &name, None, &params)
+) -> Answer {
+    get(&state, &target, &name, None)
 }
 
 /// `GET /secrets/{name}/{version}`.
 pub(crate) async fn get_version(
-    state: AxumState<Arc<State>>,
-    headers: HeaderMap,
+    AxumState(state): AxumState<Arc<State>>,
+    target: Target,
     Path((name, version)): Path<(String, String)>,
-    params: Params,
-) -> Response {
-    get(&state, &headers, &name, Some(&version), &params)
+) -> Answer {
+    get(&state, &target, &name, Some(&version))
 }
 
-fn get(
-    state: &State,
-    headers: &HeaderMap,
-    name: &str,
-    version: Option<&str>,
-    params: &HashMap<String, String>,
-) -> Response {
-    answer((|| {
-        let target = Target::of(headers, params)?;
-        let stored = with_vault(state, &target, |vault| vault.get(name, version).cloned())?;
-        Ok(bundle(&target, name, &stored, true))
-    })())
+fn get(state: &State, target: &Target, name: &str, version: Option<&str>) -> Answer {
+    let stored = target.with_vault(state, |vault| vault.get(name, version).cloned())?;
+    Ok(Json(bundle(target, name, &stored, true)))
 }
 
 /// `PATCH /secrets/{name}` and `PATCH /secrets/{name}/`: the newest version.
 pub(crate) async fn update_latest(
-    state: AxumState<Arc<State>>,
-    headers: HeaderMap,
+    AxumState(state): AxumState<Arc<State>>,
+    target: Target,
     Path(name): Path<String>,
-    params: Params,
     body: Bytes,
-) -> Response {
-    update(&state, &headers, &name, None, &params, &body)
+) -> Answer {
+    update(&state, &target, &name, None, &body)
 }
 
 /// `PATCH /secrets/{name}/{version}`.
 pub(crate) async fn update_version(
-    state: AxumState<Arc<State>>,
-    headers: HeaderMap,
+    AxumState(state): AxumState<Arc<State>>,
+    target: Target,
     Path((name, version)): Path<(String, String)>,
-    params: Params,
     body: Bytes,
-) -> Response {
-    update(&state, &headers, &name, Some(&version), &params, &body)
+) -> Answer {
+    update(&state, &target, &name, Some(&version), &body)
 }
 
 fn update(
     state: &State,
-    headers: &HeaderMap,
+    target: &Target,
     name: &str,
     version: Option<&str>,
-    params: &HashMap<String, String>,
     body: &Bytes,
-) -> Response {
-    answer((|| {
-        let target = Target::of(headers, params)?;
-        let body: UpdateBody = parse(body)?;
-        let update = Update {
-            content_type: body.content_type,
-            tags: body.tags,
-            attributes: body.attributes.into(),
-        };
-        let stored = with_vault(state, &target, |vault| vault.update(name, version, update))?;
-        Ok(bundle(&target, name, &stored, false))
-    })())
+) -> Answer {
+    let body: UpdateBody = parse(body)?;
+    let update = Update {
+        content_type: body.content_type,
+        tags: body.tags,
+        attributes: body.attributes.into(),
+    };
+
+    let stored = target.with_vault(state, |vault| vault.update(name, version, update))?;
+    Ok(Json(bundle(target, name, &stored, false)))
 }
 
 /// `DELETE /secrets/{name}`: soft delete.
 pub(crate) async fn delete_secret(
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
+    target: Target,
     Path(name): Path<String>,
-    Query(params): Params,
-) -> Response {
-    answer((|| {
-        let target = Target::of(&headers, &params)?;
-        let newest = with_vault(&state, &target, |vault| vault.delete(&name))?;
-        let mut body = bundle(&target, &name, &newest, false);
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        body["recoveryId"] = json!(format!("https://{}/deletedsecrets/{name}", target.host));
-        body["deletedDate"] = json!(now);
-        body["scheduledPurgeDate"] = json!(now + 90 * 24 * 3600);
-        Ok(body)
-    })())
+) -> Answer {
+    let newest = target.with_vault(&state, |vault| vault.delete(&name))?;
+
+    let mut body = bundle(&target, &name, &newest, false);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    body["recoveryId"] = json!(format!("https://{}/deletedsecrets/{name}", target.host));
+    body["deletedDate"] = json!(now);
+    body["scheduledPurgeDate"] = json!(now + 90 * 24 * 3600);
+    Ok(Json(body))
 }
 
 /// `GET /secrets`: each secret's newest version, without values.
 pub(crate) async fn list_secrets(
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
+    target: Target,
     Query(params): Params,
-) -> Response {
-    answer((|| {
-        let target = Target::of(&headers, &params)?;
-        let items = with_vault(&state, &target, |vault| {
-            Ok(vault
-                .list()
-                .into_iter()
-                .map(|(name, newest)| item(&target, name, newest, false))
-                .collect::<Vec<_>>())
-        })?;
-        page(&target, "/secrets", &items, &params)
-    })())
+) -> Answer {
+    let items = target.with_vault(&state, |vault| {
+        let newest = vault.list().into_iter();
+        Ok(newest
+            .map(|(name, v)| item(&target, name, v, false))
+            .collect::<Vec<_>>())
+    })?;
+    page(&target, "/secrets", &items, &params).map(Json)
 }
 
 /// `GET /secrets/{name}/versions`: every version, without values.
 pub(crate) async fn list_versions(
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
+    target: Target,
     Path(name): Path<String>,
     Query(params): Params,
-) -> Response {
-    answer((|| {
-        let target = Target::of(&headers, &params)?;
-        let items = with_vault(&state, &target, |vault| {
-            Ok(vault
-                .versions(&name)?
-                .iter()
-                .map(|v| item(&target, &name, v, true))
-                .collect::<Vec<_>>())
-        })?;
-        page(
-            &target,
-            &format!("/secrets/{name}/versions"),
-            &items,
-            &params,
-        )
-    })())
+) -> Answer {
+    let items = target.with_vault(&state, |vault| {
+        let versions = vault.versions(&name)?.iter();
+        Ok(versions
+            .map(|v| item(&target, &name, v, true))
+            .collect::<Vec<_>>())
+    })?;
+    let path = format!("/secrets/{name}/versions");
+    page(&target, &path, &items, &params).map(Json)
 }
 
 /// One page of `items`, from `$skiptoken`, at most `maxresults` long, with
@@ -363,4 +336,59 @@ fn item(target: &Target, name: &str, version: &StoredVersion, versioned: bool) -
         body["contentType"] = json!(content_type);
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vaults_are_named_by_their_host() {
+        assert_eq!(
+            vault_name("payments.vault.azure.net:8443").as_deref(),
+            Some("payments")
+        );
+        assert_eq!(
+            vault_name("payments.vault.azure.net").as_deref(),
+            Some("payments")
+        );
+        for host in [
+            "127.0.0.1:8443",
+            "a.b.vault.azure.net",
+            ".vault.azure.net",
+            "",
+        ] {
+            assert_eq!(vault_name(host), None, "{host}");
+        }
+    }
+
+    #[test]
+    fn skip_tokens_round_trip_and_reject_garbage() {
+        assert_eq!(skip_offset(&skip_token(25)).ok(), Some(25));
+        assert!(skip_offset("zz").is_err());
+        assert!(skip_offset(&hex::encode("offset:-1")).is_err());
+    }
+
+    #[test]
+    fn pages_link_to_the_rest() {
+        let target = Target {
+            host: "kv.vault.azure.net:1".into(),
+            vault: "kv".into(),
+        };
+        let items: Vec<Value> = (0..3).map(|n| json!(n)).collect();
+        let params = HashMap::from([
+            ("api-version".to_owned(), "7.6".to_owned()),
+            ("maxresults".to_owned(), "2".to_owned()),
+        ]);
+
+        let first = page(&target, "/secrets", &items, &params).expect("page");
+
+        assert_eq!(first["value"], json!([0, 1]));
+        let next = first["nextLink"].as_str().expect("a next link");
+        assert!(
+            next.starts_with("https://kv.vault.azure.net:1/secrets?api-version=7.6&$skiptoken=")
+        );
+        let oversized = HashMap::from([("maxresults".to_owned(), "26".to_owned())]);
+        assert!(page(&target, "/secrets", &items, &oversized).is_err());
+    }
 }
