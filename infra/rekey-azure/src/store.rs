@@ -220,6 +220,7 @@ impl SecretStore for KeyVaultStore {
         vault_calls::set(client, &companion_name, new)
             .await
             .map_err(failed)?;
+        tracing::debug!(secret = %id, %version, "pending value set in the companion secret");
 
         // The pending stage is on one version only: disable the older ones.
         for older in companion.iter().filter(|v| v.enabled) {
@@ -264,6 +265,7 @@ impl SecretStore for KeyVaultStore {
             vault_calls::set(client, &secret.name, new)
                 .await
                 .map_err(failed)?;
+            tracing::debug!(secret = %id, %version, "pending value written as the newest version");
             listed = self.secret_versions(id, client, &secret.name).await?;
         }
 
@@ -287,7 +289,9 @@ impl SecretStore for KeyVaultStore {
             .ok_or_else(|| version_missing(id, version))?;
         disable(client, &secret.name, found)
             .await
-            .map_err(|e| e.into_store(|| version_missing(id, version)))
+            .map_err(|e| e.into_store(|| version_missing(id, version)))?;
+        tracing::debug!(secret = %id, %version, "version disabled");
+        Ok(())
     }
 }
 

@@ -103,3 +103,101 @@ impl IntoValue for String {
         rekey_core::SecretValue::new(self)
     }
 }
+
+#[tokio::test]
+async fn promoting_twice_writes_one_version() {
+    let rig = rig().await;
+    let current = VersionId(rig.fake.versions(VAULT, SECRET)[0].id.clone());
+    let new = VersionId::generate();
+    let value = "second-value-77".to_owned().into_value();
+    rig.store
+        .put_pending(&rig.id, &new, &value, None)
+        .await
+        .expect("put");
+
+    rig.store
+        .promote(&rig.id, &new, Some(&current))
+        .await
+        .expect("promote");
+    rig.store
+        .promote(&rig.id, &new, Some(&current))
+        .await
+        .expect("promote again");
+
+    let versions = rig.fake.versions(VAULT, SECRET);
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1].value, "second-value-77");
+    let described = rig.store.describe(&rig.id).await.expect("describe");
+    assert_eq!(
+        described.version_at(Stage::Current).map(|v| &v.id),
+        Some(&new)
+    );
+    assert_eq!(
+        described.version_at(Stage::Previous).map(|v| &v.id),
+        Some(&current)
+    );
+}
+
+#[tokio::test]
+async fn a_promotion_cut_short_after_the_write_is_finished_without_a_second_write() {
+    let rig = rig().await;
+    let current = VersionId(rig.fake.versions(VAULT, SECRET)[0].id.clone());
+    let new = VersionId::generate();
+    let value = "second-value-88".to_owned().into_value();
+    rig.store
+        .put_pending(&rig.id, &new, &value, None)
+        .await
+        .expect("put");
+    // The worker wrote the version, then died before restaging the old one.
+    let tag = new.to_string();
+    let written = [
+        ("rekey:policy", "demo"),
+        ("rekey-version", tag.as_str()),
+        ("rekey-stage", "current"),
+    ];
+    rig.fake.seed(VAULT, SECRET, "second-value-88", &written);
+
+    rig.store
+        .promote(&rig.id, &new, Some(&current))
+        .await
+        .expect("resume");
+
+    let versions = rig.fake.versions(VAULT, SECRET);
+    assert_eq!(versions.len(), 2, "the resumed promotion wrote nothing new");
+    assert_eq!(
+        versions[0].tags.get("rekey-stage").map(String::as_str),
+        Some("previous")
+    );
+    let companion = rig.fake.versions(VAULT, "db-password-rekey-pending");
+    assert!(companion.iter().all(|v| !v.enabled));
+    let described = rig.store.describe(&rig.id).await.expect("describe");
+    assert!(described.version_at(Stage::Pending).is_none());
+}
+
+#[tokio::test]
+async fn a_pending_value_is_readable_but_not_served() {
+    let rig = rig().await;
+    let pending = VersionId::generate();
+    let value = "pending-value-99".to_owned().into_value();
+
+    rig.store
+        .put_pending(&rig.id, &pending, &value, None)
+        .await
+        .expect("put");
+
+    assert_eq!(
+        rig.store.read(&rig.id, &pending).await.expect("read"),
+        value
+    );
+    let versions = rig.fake.versions(VAULT, SECRET);
+    assert_eq!(versions.len(), 1, "the secret itself is untouched");
+    assert_eq!(versions[0].value, FIRST_VALUE);
+    let companion = rig.fake.versions(VAULT, "db-password-rekey-pending");
+    assert_eq!(
+        companion[0]
+            .tags
+            .get("rekey-pending-for")
+            .map(String::as_str),
+        Some(SECRET)
+    );
+}
