@@ -7,7 +7,7 @@
 //! `max_age` so Key Vault's `SecretNearExpiry` event starts the next
 //! cycle. Version tags carry rekey's ids and stages (see [`crate::tags`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use crate::AzureClients;
 use crate::error::AzureError;
 use crate::locator::{COMPANION_SUFFIX, SecretRef};
-use crate::tags::{self, Listed, PENDING_FOR_TAG, VERSION_TAG};
+use crate::tags::{self, Listed, PENDING_FOR_TAG, STAGE_TAG, VERSION_TAG};
 use crate::vault_calls::{self, NewVersion};
 
 /// The Key Vault secrets of the configured vaults, as a [`SecretStore`]
@@ -91,13 +91,16 @@ impl KeyVaultStore {
     }
 
     /// When a version promoted now expires: now + the policy's `max_age`.
-    fn expiry(
-        &self,
-        user_tags: &std::collections::BTreeMap<String, String>,
-    ) -> Option<OffsetDateTime> {
+    fn expiry(&self, user_tags: &BTreeMap<String, String>) -> Option<OffsetDateTime> {
         let policy = self.policies.as_ref()?.resolve(user_tags)?.ok()?;
-        Some(self.clock.now() + policy.max_age)
+        expires_after(self.clock.now(), policy.max_age)
     }
+}
+
+/// `now + max_age`; `None` past the calendar's end (a hostile
+/// `rekey:max-age` tag), which leaves the version without `exp`.
+fn expires_after(now: OffsetDateTime, max_age: std::time::Duration) -> Option<OffsetDateTime> {
+    now.checked_add(time::Duration::try_from(max_age).ok()?)
 }
 
 fn version_missing(id: &CredentialId, version: &VersionId) -> StoreError {
@@ -247,22 +250,12 @@ impl SecretStore for KeyVaultStore {
                 .iter()
                 .rfind(|v| v.tagged && &v.id == version)
                 .ok_or_else(|| version_missing(id, version))?;
-            let value = vault_calls::value(client, &secret.companion(), &source.key_vault_id)
-                .await
-                .map_err(failed)?;
             let user_tags = tags::current(&listed)
+                .or(listed.last())
                 .map(Listed::user_tags)
                 .unwrap_or_default();
-            let mut new_tags: HashMap<String, String> = user_tags.clone().into_iter().collect();
-            new_tags.insert(VERSION_TAG.to_owned(), version.to_string());
-            new_tags.insert(tags::STAGE_TAG.to_owned(), "current".to_owned());
-            let new = NewVersion {
-                value: &value,
-                tags: new_tags,
-                content_type: source.content_type.clone(),
-                expires: self.expiry(&user_tags),
-            };
-            vault_calls::set(client, &secret.name, new)
+            let expires = self.expiry(&user_tags);
+            write_promoted(client, &secret, source, user_tags, expires)
                 .await
                 .map_err(failed)?;
             tracing::debug!(secret = %id, %version, "pending value written as the newest version");
@@ -293,6 +286,30 @@ impl SecretStore for KeyVaultStore {
         tracing::debug!(secret = %id, %version, "version disabled");
         Ok(())
     }
+}
+
+/// Writes the companion version `source` as the secret's newest version:
+/// its value and content type, the user's tags, `rekey-version`,
+/// `rekey-stage = current`, and `exp`.
+async fn write_promoted(
+    client: &SecretClient,
+    secret: &SecretRef,
+    source: &Listed,
+    user_tags: BTreeMap<String, String>,
+    expires: Option<OffsetDateTime>,
+) -> Result<(), AzureError> {
+    let value = vault_calls::value(client, &secret.companion(), &source.key_vault_id).await?;
+
+    let mut tags: HashMap<String, String> = user_tags.into_iter().collect();
+    tags.insert(VERSION_TAG.to_owned(), source.id.to_string());
+    tags.insert(STAGE_TAG.to_owned(), "current".to_owned());
+    let new = NewVersion {
+        value: &value,
+        tags,
+        content_type: source.content_type.clone(),
+        expires,
+    };
+    vault_calls::set(client, &secret.name, new).await
 }
 
 /// Makes the stage tags agree with a promotion of `version` over
@@ -329,4 +346,22 @@ async fn settle_stages(
 async fn disable(client: &SecretClient, name: &str, version: &Listed) -> Result<(), AzureError> {
     let tags = version.tags_with_stage(None);
     vault_calls::update(client, name, &version.key_vault_id, tags, Some(false)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn expiry_is_now_plus_max_age_and_never_overflows() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+
+        assert_eq!(
+            expires_after(now, Duration::from_secs(3600)),
+            Some(now + Duration::from_secs(3600))
+        );
+        assert_eq!(expires_after(now, Duration::from_secs(u64::MAX)), None);
+    }
 }

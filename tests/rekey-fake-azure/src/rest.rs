@@ -280,7 +280,7 @@ fn page(
         None => 0,
         Some(token) => skip_offset(token)?,
     };
-    let end = (start + size).min(items.len());
+    let end = start.saturating_add(size).min(items.len());
     let value: Vec<Value> = items.get(start..end).unwrap_or_default().to_vec();
     let next = (end < items.len()).then(|| {
         let api = params.get("api-version").map_or("", String::as_str);
@@ -387,6 +387,11 @@ mod tests {
         let next = first["nextLink"].as_str().expect("a next link");
         assert!(
             next.starts_with("https://kv.vault.azure.net:1/secrets?api-version=7.6&$skiptoken=")
+        );
+        let beyond = HashMap::from([("$skiptoken".to_owned(), skip_token(usize::MAX))]);
+        assert_eq!(
+            page(&target, "/secrets", &items, &beyond).expect("page")["value"],
+            json!([])
         );
         let oversized = HashMap::from([("maxresults".to_owned(), "26".to_owned())]);
         assert!(page(&target, "/secrets", &items, &oversized).is_err());
