@@ -117,6 +117,12 @@ async fn a_rotation_changes_the_newest_version_only_at_promotion() {
         old.enabled,
         "the previous value keeps working through its grace period"
     );
+    let companion = rig.fake.versions(VAULT, "db-password-rekey-pending");
+    assert_eq!(companion.len(), 1);
+    assert!(
+        !companion[0].enabled,
+        "the promoted pending version is disabled"
+    );
 }
 
 #[tokio::test]
@@ -192,11 +198,13 @@ async fn two_engines_rotating_at_once_make_exactly_one_version() {
         b.rotate(&rig.id, &Trigger::Manual)
     );
 
-    let succeeded = [first.is_ok(), second.is_ok()]
+    let outcomes = [&first, &second];
+    let succeeded = outcomes.iter().filter(|r| r.is_ok()).count();
+    let held_off = outcomes
         .iter()
-        .filter(|ok| **ok)
+        .filter(|r| matches!(r, Err(EngineError::RotationInProgress { .. })))
         .count();
-    assert!(succeeded >= 1, "{first:?} {second:?}");
+    assert_eq!((succeeded, held_off), (1, 1), "{first:?} {second:?}");
     let versions = rig.fake.versions(VAULT, SECRET);
     assert_eq!(versions.len(), 2, "exactly one new version");
     let current: Vec<_> = versions
