@@ -32,6 +32,15 @@ pub struct KeyVaultStore {
     clock: Arc<dyn Clock>,
 }
 
+impl std::fmt::Debug for KeyVaultStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVaultStore")
+            .field("clients", &self.clients)
+            .field("policies", &self.policies.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeyVaultStore {
     /// A store over `clients`. Without [`Self::with_policies`] promoted
     /// versions get no expiry date.
