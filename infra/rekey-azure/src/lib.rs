@@ -14,9 +14,10 @@
 //! - [`AzureClients`] holds one `SecretClient` per vault, sharing one
 //!   credential and one `reqwest` transport;
 //! - [`KeyVaultStore`] implements the store port for
-//!   [`rekey_core::Provider::AzureKeyVault`]; how Key Vault's versions map
-//!   onto rekey's stages is told in [`store`](crate::KeyVaultStore) and the
-//!   crate README.
+//!   [`rekey_core::Provider::AzureKeyVault`]: pending values wait in a
+//!   companion secret `{name}-rekey-pending` until promotion, and version
+//!   tags ([`tags`]) carry rekey's ids and stages. The crate README tells
+//!   the whole mapping.
 //!
 //! Errors come back as the port's `StoreError` and as [`ConnectError`];
 //! no SDK type appears in this crate's API, and no secret value appears in
