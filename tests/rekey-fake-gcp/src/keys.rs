@@ -95,7 +95,7 @@ fn render(call: &Call, project: &str, email: &str, key: &Key) -> Value {
 }
 
 /// The JSON key file of `key`, as `privateKeyData` carries it.
-fn key_file(project: &str, email: &str, key: &Key) -> Value {
+pub fn key_file(project: &str, email: &str, key: &Key) -> Value {
     let certs = "https://www.googleapis.com/robot/v1/metadata/x509";
     json!({
         "type": "service_account",

@@ -228,19 +228,34 @@ impl FakeGcp {
         email
     }
 
-    /// Adds a user-managed key to an account as someone other than rekey
-    /// would; answers its id.
+    /// Adds a user-managed key to an account, as a person or another tool
+    /// would; answers its id and its JSON key file.
     ///
     /// # Panics
     ///
     /// When the account does not exist.
-    pub fn add_key(&self, email: &str) -> String {
+    pub fn add_key(&self, email: &str) -> (String, String) {
         let key = keys::new_key(KeyType::UserManaged);
-        let id = key.id.clone();
         let mut state = self.state();
         let account = state.accounts.get_mut(email).expect("a seeded account");
+        let file = keys::key_file(&account.project, email, &key).to_string();
+        let id = key.id.clone();
         account.keys.push(key);
-        id
+        (id, file)
+    }
+
+    /// Moves the create time of a version `by` into the past, as if it had
+    /// been added that long ago.
+    pub fn backdate(&self, project: &str, id: &str, number: i64, by: std::time::Duration) {
+        let mut state = self.state();
+        let key = (project.to_owned(), id.to_owned());
+        let version = state
+            .secrets
+            .get_mut(&key)
+            .and_then(|s| s.versions.get_mut(&number));
+        if let Some(version) = version {
+            version.create_time -= by;
+        }
     }
 
     /// The keys of a service account, oldest first.
