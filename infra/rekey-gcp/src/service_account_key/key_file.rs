@@ -81,7 +81,8 @@ mod tests {
         assert_eq!(parsed.private_key_id(), "abc");
         assert_eq!(parsed.client_email(), "a@p.iam.gserviceaccount.com");
 
-        let error = KeyFile::parse(&SecretValue::new("hunter2-not-json".into())).unwrap_err();
+        let error = KeyFile::parse(&SecretValue::new("hunter2-not-json".into()))
+            .expect_err("not a key file");
         assert!(!error.to_string().contains("hunter2"));
         let user = r#"{"type":"authorized_user","private_key_id":"x","private_key":"k","client_email":"e"}"#;
         assert!(KeyFile::parse(&SecretValue::new(user.into())).is_err());
