@@ -24,7 +24,9 @@
 //! use std::sync::Arc;
 //!
 //! use rekey_core::{Engine, PolicySet, memory::MemoryLedger};
-//! use rekey_gcp::{GCP_SERVICE_ACCOUNT_KEY, GcpClients, GcpSettings, SecretManagerStore, ServiceAccountKeys};
+//! use rekey_gcp::{
+//!     GCP_SERVICE_ACCOUNT_KEY, GcpClients, GcpSettings, SecretManagerStore, ServiceAccountKeys,
+//! };
 //!
 //! # async fn demo(policies: PolicySet) -> Result<(), Box<dyn std::error::Error>> {
 //! let settings: GcpSettings = toml::from_str(r#"

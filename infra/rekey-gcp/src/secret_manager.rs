@@ -12,14 +12,14 @@
 //! as it is added. Every alias change is one etag-conditional
 //! `UpdateSecret`, re-read and retried when another writer won the race.
 
-use std::collections::HashMap;
+mod calls;
+mod stages;
 
 use async_trait::async_trait;
 use google_cloud_gax::paginator::Paginator as _;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
+use google_cloud_secretmanager_v1::model::SecretPayload;
 use google_cloud_secretmanager_v1::model::secret_version::State;
-use google_cloud_secretmanager_v1::model::{Secret, SecretPayload, SecretVersion};
-use google_cloud_wkt::FieldMask;
 use rekey_core::{
     Credential, CredentialId, Provider, RotationToken, SecretStore, SecretValue, Stage, StoreError,
     Version, VersionId,
@@ -27,17 +27,12 @@ use rekey_core::{
 use time::OffsetDateTime;
 
 use crate::error::GcpError;
-use crate::metadata::{self, STAGES, alias_of};
+use crate::metadata::{self, alias_of};
 use crate::{GcpClients, GcpSettings};
+use stages::{promotion, stages_of};
 
 /// The largest payload a version may hold.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
-
-/// How many times an etag-conditional update is tried before giving up.
-const UPDATE_ATTEMPTS: u32 = 5;
-
-/// New aliases and annotations for a secret, or `None` when nothing changes.
-type Change = Option<(HashMap<String, i64>, HashMap<String, String>)>;
 
 /// The [`SecretStore`] of GCP Secret Manager.
 #[derive(Clone, Debug)]
@@ -67,197 +62,9 @@ impl SecretManagerStore {
         self.destroy_retired = destroy;
         self
     }
-
-    pub(crate) async fn get_secret(&self, id: &CredentialId) -> Result<Secret, StoreError> {
-        let name = secret_name(id)?;
-        self.client
-            .get_secret()
-            .set_name(name)
-            .send()
-            .await
-            .map_err(|e| GcpError::of(&format!("get secret {name}"), &e).into_store(gone(id)))
-    }
-
-    async fn list_versions(&self, id: &CredentialId) -> Result<Vec<SecretVersion>, StoreError> {
-        let name = secret_name(id)?;
-        let mut pages = self
-            .client
-            .list_secret_versions()
-            .set_parent(name)
-            .by_page();
-        let mut versions = Vec::new();
-        while let Some(page) = pages.next().await {
-            let operation = format!("list versions of secret {name}");
-            let page = page.map_err(|e| GcpError::of(&operation, &e).into_store(gone(id)))?;
-            versions.extend(page.versions);
-        }
-        Ok(versions)
-    }
-
-    /// One etag-conditional `UpdateSecret` of aliases and annotations.
-    async fn update(
-        &self,
-        id: &CredentialId,
-        etag: &str,
-        (aliases, annotations): (HashMap<String, i64>, HashMap<String, String>),
-    ) -> Result<(), GcpError> {
-        let name = secret_name(id).map_err(|e| GcpError::Other(e.to_string()))?;
-        let secret = Secret::new()
-            .set_name(name)
-            .set_etag(etag)
-            .set_version_aliases(aliases)
-            .set_annotations(annotations);
-        let mask = FieldMask::default().set_paths(["version_aliases", "annotations"]);
-        tracing::debug!(secret = %id, "updating version aliases and annotations");
-        self.client
-            .update_secret()
-            .set_secret(secret)
-            .set_update_mask(mask)
-            .send()
-            .await
-            .map_err(|e| GcpError::of(&format!("update secret {name}"), &e))?;
-        Ok(())
-    }
-
-    /// Reads the secret, asks `change` what to write and writes it under the
-    /// etag read, again from a fresh read when another writer came first.
-    async fn update_with_retry(
-        &self,
-        id: &CredentialId,
-        change: impl Fn(&Secret) -> Result<Change, StoreError>,
-    ) -> Result<(), StoreError> {
-        for attempt in 1..=UPDATE_ATTEMPTS {
-            let secret = self.get_secret(id).await?;
-            let Some(update) = change(&secret)? else {
-                return Ok(());
-            };
-            match self.update(id, &secret.etag, update).await {
-                Ok(()) => return Ok(()),
-                Err(GcpError::Conflict(_)) if attempt < UPDATE_ATTEMPTS => {
-                    tracing::debug!(secret = %id, attempt, "etag conflict, re-reading");
-                }
-                Err(error) => return Err(error.into_store(gone(id))),
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "{id} kept changing under rekey for {UPDATE_ATTEMPTS} attempts"
-        )))
-    }
-
-    /// Sets annotation `key` to `value` (or removes it), conditional on the etag.
-    pub(crate) async fn annotate(
-        &self,
-        id: &CredentialId,
-        key: &str,
-        value: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.update_with_retry(id, |secret| {
-            let mut annotations = secret.annotations.clone();
-            match value {
-                Some(value) => annotations.insert(key.to_owned(), value.to_owned()),
-                None => annotations.remove(key),
-            };
-            if annotations == secret.annotations {
-                return Ok(None);
-            }
-            Ok(Some((secret.version_aliases.clone(), annotations)))
-        })
-        .await
-    }
-
-    /// Pins `current` on the adopted version of a never-rotated secret, so
-    /// a version added next never counts as current by being newest.
-    async fn pin_adopted(&self, id: &CredentialId, secret: &Secret) -> Result<(), StoreError> {
-        if secret
-            .version_aliases
-            .contains_key(alias_of(Stage::Current))
-        {
-            return Ok(());
-        }
-        let versions = self.list_versions(id).await?;
-        let Some(adopted) = adopted(&secret.version_aliases, &versions) else {
-            return Ok(());
-        };
-        self.update_with_retry(id, |secret| {
-            let mut aliases = secret.version_aliases.clone();
-            if aliases.contains_key(alias_of(Stage::Current)) {
-                return Ok(None);
-            }
-            aliases.insert(alias_of(Stage::Current).to_owned(), adopted);
-            Ok(Some((aliases, secret.annotations.clone())))
-        })
-        .await
-    }
-
-    async fn add_version(&self, id: &CredentialId, value: &SecretValue) -> Result<i64, StoreError> {
-        let name = secret_name(id)?;
-        let data = value.expose().as_bytes().to_vec();
-        let checksum = i64::from(crc32c::crc32c(&data));
-        let payload = SecretPayload::new()
-            .set_data(bytes::Bytes::from(data))
-            .set_data_crc32c(checksum);
-        let added = self
-            .client
-            .add_secret_version()
-            .set_parent(name)
-            .set_payload(payload)
-            .send()
-            .await
-            .map_err(|e| {
-                GcpError::of(&format!("add a version to {name}"), &e).into_store(gone(id))
-            })?;
-        number_in(&added.name).ok_or_else(|| {
-            StoreError::Backend(format!(
-                "AddSecretVersion answered an unnumbered version for {id}"
-            ))
-        })
-    }
-
-    /// Disables, or destroys, version `number`; one already so is fine.
-    async fn take_out_of_service(&self, id: &CredentialId, number: i64) -> Result<(), StoreError> {
-        let name = format!("{}/versions/{number}", secret_name(id)?);
-        let version = match self
-            .client
-            .get_secret_version()
-            .set_name(&name)
-            .send()
-            .await
-        {
-            Ok(version) => version,
-            Err(e) => match GcpError::of(&format!("get secret version {name}"), &e) {
-                GcpError::NotFound(_) => return Ok(()),
-                other => return Err(other.into_store(gone(id))),
-            },
-        };
-
-        let result = if self.destroy_retired && version.state != State::Destroyed {
-            let call = self
-                .client
-                .destroy_secret_version()
-                .set_name(&name)
-                .set_etag(&version.etag);
-            call.send().await.map(drop)
-        } else if !self.destroy_retired && version.state == State::Enabled {
-            let call = self
-                .client
-                .disable_secret_version()
-                .set_name(&name)
-                .set_etag(&version.etag);
-            call.send().await.map(drop)
-        } else {
-            Ok(())
-        };
-        let verb = if self.destroy_retired {
-            "destroy"
-        } else {
-            "disable"
-        };
-        result.map_err(|e| {
-            GcpError::of(&format!("{verb} secret version {name}"), &e).into_store(gone(id))
-        })
-    }
 }
 
+#[async_trait]
 #[async_trait]
 impl SecretStore for SecretManagerStore {
     fn provider(&self) -> Provider {
@@ -449,69 +256,8 @@ impl SecretStore for SecretManagerStore {
     }
 }
 
-impl SecretManagerStore {
-    /// Disables a version whose staging failed, so no reader of
-    /// `versions/latest` is served it; a failure here is only logged.
-    async fn abandon(&self, id: &CredentialId, number: i64) {
-        let Ok(name) = secret_name(id) else { return };
-        let name = format!("{name}/versions/{number}");
-        if let Err(error) = self
-            .client
-            .disable_secret_version()
-            .set_name(&name)
-            .send()
-            .await
-        {
-            let error = GcpError::of(&format!("disable abandoned version {name}"), &error);
-            tracing::warn!(secret = %id, version = number, %error, "an unstaged version stays enabled");
-        }
-    }
-}
-
-/// The aliases and annotations after promoting `version` over `replacing`.
-fn promotion(
-    id: &CredentialId,
-    secret: &Secret,
-    version: &VersionId,
-    replacing: Option<&VersionId>,
-) -> Result<Change, StoreError> {
-    let resolve = |v: &VersionId| {
-        metadata::number_of(&secret.annotations, v).ok_or_else(|| StoreError::VersionNotFound {
-            id: id.clone(),
-            version: v.clone(),
-        })
-    };
-    let new = resolve(version)?;
-    let aliases = &secret.version_aliases;
-    let (current, pending) = (alias_of(Stage::Current), alias_of(Stage::Pending));
-    if aliases.get(current) == Some(&new) && aliases.get(pending) != Some(&new) {
-        return Ok(None);
-    }
-
-    let old = replacing.map(resolve).transpose()?;
-    if let (Some(holder), Some(old)) = (aliases.get(current), old)
-        && *holder != old
-    {
-        return Err(StoreError::Backend(format!(
-            "{id}: version {} is not current, so it cannot be replaced",
-            replacing.map_or("(none)", VersionId::as_str)
-        )));
-    }
-    let mut aliases = aliases.clone();
-    aliases.insert(current.to_owned(), new);
-    match old {
-        Some(old) => aliases.insert(alias_of(Stage::Previous).to_owned(), old),
-        None => aliases.remove(alias_of(Stage::Previous)),
-    };
-    if aliases.get(pending) == Some(&new) {
-        aliases.remove(pending);
-    }
-    let annotations = metadata::pruned(secret.annotations.clone(), &aliases);
-    Ok(Some((aliases, annotations)))
-}
-
 /// The full resource name a credential's locator must be.
-fn secret_name(id: &CredentialId) -> Result<&str, StoreError> {
+pub(super) fn secret_name(id: &CredentialId) -> Result<&str, StoreError> {
     let parts: Vec<&str> = id.locator.split('/').collect();
     match parts.as_slice() {
         ["projects", project, "secrets", secret] if !project.is_empty() && !secret.is_empty() => {
@@ -524,49 +270,18 @@ fn secret_name(id: &CredentialId) -> Result<&str, StoreError> {
 }
 
 /// What a "not found" means for a call naming secret `id`.
-fn gone(id: &CredentialId) -> impl FnOnce(String) -> StoreError + '_ {
+pub(super) fn gone(id: &CredentialId) -> impl FnOnce(String) -> StoreError + '_ {
     |_| StoreError::CredentialNotFound(id.clone())
 }
 
 /// The version number at the end of a version's resource name.
-fn number_in(name: &str) -> Option<i64> {
+pub(super) fn number_in(name: &str) -> Option<i64> {
     name.rsplit('/').next()?.parse().ok()
 }
 
 fn to_time(timestamp: &google_cloud_wkt::Timestamp) -> Option<OffsetDateTime> {
     let nanos = i128::from(timestamp.seconds()) * 1_000_000_000 + i128::from(timestamp.nanos());
     OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
-}
-
-/// The newest enabled version no alias names: current by adoption.
-fn adopted(aliases: &HashMap<String, i64>, versions: &[SecretVersion]) -> Option<i64> {
-    let aliased: Vec<i64> = aliases.values().copied().collect();
-    versions
-        .iter()
-        .filter(|v| v.state == State::Enabled)
-        .filter_map(|v| number_in(&v.name))
-        .filter(|n| !aliased.contains(n))
-        .max()
-}
-
-/// The stages of each version number: the aliases, and adoption when
-/// there is no `current` alias.
-fn stages_of(
-    aliases: &HashMap<String, i64>,
-    versions: &[SecretVersion],
-) -> HashMap<i64, Vec<Stage>> {
-    let mut stages: HashMap<i64, Vec<Stage>> = HashMap::new();
-    for stage in STAGES {
-        if let Some(number) = aliases.get(alias_of(stage)) {
-            stages.entry(*number).or_default().push(stage);
-        }
-    }
-    if !aliases.contains_key(alias_of(Stage::Current))
-        && let Some(number) = adopted(aliases, versions)
-    {
-        stages.entry(number).or_default().push(Stage::Current);
-    }
-    stages
 }
 
 /// The text of an accessed payload, its checksum verified.

@@ -41,8 +41,10 @@ async fn bad_credentials_files_are_typed_errors_that_hold_no_content() {
         "{malformed}"
     );
     let unsupported = error(unsupported).await;
+    let named = |kind: &str| kind == "gdch_service_account";
     assert!(
-        matches!(&unsupported, ConnectError::UnsupportedCredentials { kind, .. } if kind == "gdch_service_account")
+        matches!(&unsupported, ConnectError::UnsupportedCredentials { kind, .. } if named(kind)),
+        "{unsupported}"
     );
     for e in [malformed, unsupported] {
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
