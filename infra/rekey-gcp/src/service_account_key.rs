@@ -239,7 +239,7 @@ impl CredentialKind for ServiceAccountKeys {
         let mut last = String::new();
         for attempt in 1..=self.test_attempts {
             match self.get_key(account, id).await {
-                Ok(key) => match unusable(&key, OffsetDateTime::now_utc()) {
+                Ok(key) => match unusable(&key, id, OffsetDateTime::now_utc()) {
                     None => return Ok(()),
                     Some(reason) => last = reason.to_owned(),
                 },
@@ -328,8 +328,11 @@ fn key_id_of(value: Option<&SecretValue>) -> Result<Option<String>, KindError> {
 }
 
 /// Why `key` cannot sign now, or `None` when it can.
-fn unusable(key: &ServiceAccountKey, now: OffsetDateTime) -> Option<&'static str> {
+fn unusable(key: &ServiceAccountKey, id: &str, now: OffsetDateTime) -> Option<&'static str> {
     let seconds = now.unix_timestamp();
+    if key.name.rsplit('/').next() != Some(id) {
+        return Some("IAM answered a different key");
+    }
     if key.disabled {
         return Some("the key is disabled");
     }
