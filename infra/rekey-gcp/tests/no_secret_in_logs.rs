@@ -83,5 +83,10 @@ async fn a_rotation_logs_no_key_material() {
             !logs.contains(&private_key),
             "a private key reached the logs"
         );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+        assert!(
+            !logs.contains(&encoded[..40]),
+            "an encoded key file reached the logs"
+        );
     }
 }
