@@ -284,3 +284,34 @@ async fn bad_input_gets_a_typed_error_and_writes_nothing() {
         Err(rekey_core::StoreError::CredentialNotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_lost_etag_race_is_re_read_and_retried_within_a_bound() {
+    let rig = Rig::start().await;
+    let id = rig.managed("raced", "demo", "seed");
+    let store = rig.store();
+    let value = rekey_core::SecretValue::new("new".into());
+
+    rig.fake.fail_next("UpdateSecret", 2, 409);
+    let version = rekey_core::VersionId::generate();
+    store
+        .put_pending(&id, &version, &value, None)
+        .await
+        .expect("retried past two conflicts");
+    assert_eq!(
+        store.read(&id, &version).await.expect("read").expose(),
+        "new"
+    );
+
+    rig.fake.fail_next("UpdateSecret", 100, 409);
+    let current = rekey_core::VersionId("1".into());
+    let gave_up = store
+        .promote(&id, &version, Some(&current))
+        .await
+        .expect_err("bounded");
+    assert!(gave_up.is_retryable(), "{gave_up:?}");
+    assert!(
+        rig.fake.calls("UpdateSecret") < 20,
+        "a bounded number of tries"
+    );
+}

@@ -52,12 +52,14 @@ impl ApiError {
         Self::new(409, "ABORTED", message)
     }
 
-    /// The error an injected fault answers with: 429, 503, 403, 401 or 504
-    /// by their canonical names, anything else as 500 `INTERNAL`.
+    /// The error an injected fault answers with: 401, 403, 409 (`ABORTED`,
+    /// as a lost etag race), 429, 503 or 504 by their canonical names,
+    /// anything else as 500 `INTERNAL`.
     pub fn injected(code: u16) -> Self {
         let status = match code {
             401 => "UNAUTHENTICATED",
             403 => "PERMISSION_DENIED",
+            409 => "ABORTED",
             429 => "RESOURCE_EXHAUSTED",
             503 => "UNAVAILABLE",
             504 => "DEADLINE_EXCEEDED",

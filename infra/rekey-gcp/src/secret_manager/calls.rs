@@ -87,7 +87,7 @@ impl SecretManagerStore {
             };
             match self.update(id, &secret.etag, update).await {
                 Ok(()) => return Ok(()),
-                Err(GcpError::Conflict(_)) if attempt < UPDATE_ATTEMPTS => {
+                Err(GcpError::Conflict(_)) => {
                     tracing::debug!(secret = %id, attempt, "etag conflict, re-reading");
                 }
                 Err(error) => return Err(error.into_store(gone(id))),
