@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 use crate::error::GcpError;
 use crate::metadata::{self, alias_of};
 use crate::{GcpClients, GcpSettings};
-use stages::{promotion, stages_of};
+use stages::{promotion, stages_of, staging};
 
 /// The largest payload a version may hold.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -64,7 +64,6 @@ impl SecretManagerStore {
     }
 }
 
-#[async_trait]
 #[async_trait]
 impl SecretStore for SecretManagerStore {
     fn provider(&self) -> Provider {
@@ -194,19 +193,7 @@ impl SecretStore for SecretManagerStore {
 
         let number = self.add_version(id, value).await?;
         let staged = self
-            .update_with_retry(id, |secret| {
-                if metadata::is_mapped(&secret.annotations, version) {
-                    return Err(exists());
-                }
-                let mut aliases = secret.version_aliases.clone();
-                aliases.insert(alias_of(Stage::Pending).to_owned(), number);
-                let annotations =
-                    metadata::with_mapping(secret.annotations.clone(), number, version);
-                Ok(Some((
-                    aliases.clone(),
-                    metadata::pruned(annotations, &aliases),
-                )))
-            })
+            .update_with_retry(id, |secret| staging(id, secret, number, version))
             .await;
         if let Err(error) = staged {
             self.abandon(id, number).await;

@@ -14,6 +14,28 @@ use crate::metadata::{self, STAGES, alias_of};
 /// New aliases and annotations for a secret, or `None` when nothing changes.
 pub(super) type Change = Option<(HashMap<String, i64>, HashMap<String, String>)>;
 
+/// The aliases and annotations after staging version `number` as
+/// `version`: `pending` on it, its mapping added, stale mappings pruned.
+/// `VersionExists` when another writer mapped `version` first.
+pub(super) fn staging(
+    id: &CredentialId,
+    secret: &Secret,
+    number: i64,
+    version: &VersionId,
+) -> Result<Change, StoreError> {
+    if metadata::is_mapped(&secret.annotations, version) {
+        return Err(StoreError::VersionExists {
+            id: id.clone(),
+            version: version.clone(),
+        });
+    }
+    let mut aliases = secret.version_aliases.clone();
+    aliases.insert(alias_of(Stage::Pending).to_owned(), number);
+    let annotations = metadata::with_mapping(secret.annotations.clone(), number, version);
+    let annotations = metadata::pruned(annotations, &aliases);
+    Ok(Some((aliases, annotations)))
+}
+
 /// The aliases and annotations after promoting `version` over `replacing`.
 pub(super) fn promotion(
     id: &CredentialId,
@@ -155,6 +177,27 @@ mod tests {
             Ok(None),
             "a no-op repeat"
         );
+    }
+
+    #[test]
+    fn staging_moves_pending_and_prunes_the_old_pending_mapping() {
+        let secret = Secret::new()
+            .set_version_aliases([("current", 1), ("pending", 2)])
+            .set_annotations([("rekey-version-2", "old"), ("owner", "ops")]);
+
+        let (aliases, annotations) = staging(&id(), &secret, 3, &VersionId("new".into()))
+            .expect("stages")
+            .expect("a change");
+
+        assert_eq!(
+            aliases,
+            HashMap::from([("current".into(), 1), ("pending".into(), 3)])
+        );
+        let expected = [("owner", "ops"), ("rekey-version-3", "new")];
+        let expected = expected.map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(annotations, HashMap::from(expected));
+        let taken = staging(&id(), &secret, 3, &VersionId("old".into()));
+        assert!(matches!(taken, Err(StoreError::VersionExists { .. })));
     }
 
     #[test]
