@@ -17,11 +17,11 @@ pub(crate) enum GcpError {
     /// `NOT_FOUND`: the resource named does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// `ABORTED`: an etag no longer matches; re-read and try again.
+    /// `ABORTED` (409): a concurrent change won; re-read and try again.
     #[error("{0}")]
     Conflict(String),
     /// `FAILED_PRECONDITION`: the resource is in the wrong state (a
-    /// disabled version, a service account at its key limit).
+    /// stale etag, a disabled version, a service account at its key limit).
     #[error("{0}")]
     Precondition(String),
     /// `PERMISSION_DENIED` or `UNAUTHENTICATED`.

@@ -57,7 +57,7 @@ async fn answers_name_the_project_by_number() {
 }
 
 #[tokio::test]
-async fn a_stale_etag_is_aborted_with_409() {
+async fn a_stale_etag_is_a_failed_precondition_as_gcp_documents() {
     let rig = Rig::start().await;
     let locator = rig.fake.create_secret(PROJECT, "etag", &[], &[], Some("v"));
     let client = secret_manager(&rig).await;
@@ -84,7 +84,7 @@ async fn a_stale_etag_is_aborted_with_409() {
 
     let error = update(stale.etag).await.expect_err("a stale etag");
 
-    assert_eq!(code(&error), (Some(409), Some(Code::Aborted)));
+    assert_eq!(code(&error), (Some(400), Some(Code::FailedPrecondition)));
 }
 
 #[tokio::test]

@@ -292,7 +292,8 @@ async fn a_lost_etag_race_is_re_read_and_retried_within_a_bound() {
     let store = rig.store();
     let value = rekey_core::SecretValue::new("new".into());
 
-    rig.fake.fail_next("UpdateSecret", 2, 409);
+    rig.fake.fail_next("UpdateSecret", 1, 409);
+    rig.fake.fail_next("UpdateSecret", 1, 400);
     let version = rekey_core::VersionId::generate();
     store
         .put_pending(&id, &version, &value, None)
@@ -313,5 +314,26 @@ async fn a_lost_etag_race_is_re_read_and_retried_within_a_bound() {
     assert!(
         rig.fake.calls("UpdateSecret") < 20,
         "a bounded number of tries"
+    );
+}
+
+#[tokio::test]
+async fn a_precondition_that_persists_past_re_reads_is_a_backend_error() {
+    let rig = Rig::start().await;
+    let id = rig.managed("stuck", "demo", "seed");
+    rig.fake.fail_next("UpdateSecret", 100, 400);
+
+    let value = rekey_core::SecretValue::new("new".into());
+    let version = rekey_core::VersionId::generate();
+    let refused = rig.store().put_pending(&id, &version, &value, None).await;
+
+    assert!(
+        matches!(refused, Err(rekey_core::StoreError::Backend(ref m)) if m.contains("FAILED_PRECONDITION")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        rig.fake.calls("AddSecretVersion"),
+        0,
+        "the pin failed before any write"
     );
 }

@@ -47,16 +47,13 @@ impl ApiError {
         Self::new(409, "ALREADY_EXISTS", message)
     }
 
-    /// 409 `ABORTED`: a stale etag.
-    pub fn aborted(message: impl Into<String>) -> Self {
-        Self::new(409, "ABORTED", message)
-    }
-
-    /// The error an injected fault answers with: 401, 403, 409 (`ABORTED`,
-    /// as a lost etag race), 429, 503 or 504 by their canonical names,
-    /// anything else as 500 `INTERNAL`.
+    /// The error an injected fault answers with: 400 (`FAILED_PRECONDITION`,
+    /// as a stale etag), 401, 403, 409 (`ABORTED`, a concurrency conflict),
+    /// 429, 503 or 504 by their canonical names, anything else as 500
+    /// `INTERNAL`.
     pub fn injected(code: u16) -> Self {
         let status = match code {
+            400 => "FAILED_PRECONDITION",
             401 => "UNAUTHENTICATED",
             403 => "PERMISSION_DENIED",
             409 => "ABORTED",

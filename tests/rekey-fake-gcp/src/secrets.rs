@@ -208,9 +208,11 @@ pub fn get(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     Ok(render_secret(state, &secret))
 }
 
+/// A stale etag fails as the Secret Manager etag guide says: 400
+/// `FAILED_PRECONDITION`. No etag skips the check.
 fn check_etag(current: &str, sent: Option<&str>) -> Result<(), ApiError> {
     match sent {
-        Some(etag) if !etag.is_empty() && etag != current => Err(ApiError::aborted(format!(
+        Some(etag) if !etag.is_empty() && etag != current => Err(ApiError::precondition(format!(
             "etag {etag} does not match the current etag {current}"
         ))),
         _ => Ok(()),

@@ -75,11 +75,17 @@ impl SecretManagerStore {
 
     /// Reads the secret, asks `change` what to write and writes it under the
     /// etag read, again from a fresh read when another writer came first.
+    ///
+    /// GCP documents a stale etag as `FAILED_PRECONDITION` (400); `ABORTED`
+    /// (409) is taken the same way. After the bound a persistent
+    /// precondition failure is a `Backend` error, a persistent race
+    /// `Unavailable`.
     pub(super) async fn update_with_retry(
         &self,
         id: &CredentialId,
         change: impl Fn(&Secret) -> Result<Change, StoreError>,
     ) -> Result<(), StoreError> {
+        let mut last = None;
         for attempt in 1..=UPDATE_ATTEMPTS {
             let secret = self.get_secret(id).await?;
             let Some(update) = change(&secret)? else {
@@ -87,15 +93,19 @@ impl SecretManagerStore {
             };
             match self.update(id, &secret.etag, update).await {
                 Ok(()) => return Ok(()),
-                Err(GcpError::Conflict(_)) => {
-                    tracing::debug!(secret = %id, attempt, "etag conflict, re-reading");
+                Err(error @ (GcpError::Conflict(_) | GcpError::Precondition(_))) => {
+                    tracing::debug!(secret = %id, attempt, "etag no longer current, re-reading");
+                    last = Some(error);
                 }
                 Err(error) => return Err(error.into_store(gone(id))),
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "{id} kept changing under rekey for {UPDATE_ATTEMPTS} attempts"
-        )))
+        Err(match last {
+            Some(GcpError::Precondition(description)) => StoreError::Backend(description),
+            _ => StoreError::Unavailable(format!(
+                "{id} kept changing under rekey for {UPDATE_ATTEMPTS} attempts"
+            )),
+        })
     }
 
     /// Sets annotation `key` to `value` (or removes it), conditional on the etag.
