@@ -105,13 +105,14 @@ impl GcpError {
 impl From<GcpError> for KindError {
     /// A missing resource is a credential set up wrong (an annotation naming
     /// a service account that does not exist); callers for whom "gone" is
-    /// fine match [`GcpError::NotFound`] first.
+    /// fine match [`GcpError::NotFound`] first, and the key kind sorts the
+    /// key limit out of `FAILED_PRECONDITION` itself.
     fn from(error: GcpError) -> Self {
         match error {
             GcpError::NotFound(description) => Self::Misconfigured(description),
             GcpError::Unavailable(description) => Self::Unavailable(description),
-            GcpError::Precondition(description) => Self::LimitReached(description),
             GcpError::AccessDenied(description)
+            | GcpError::Precondition(description)
             | GcpError::Conflict(description)
             | GcpError::Other(description) => Self::Rejected(description),
         }

@@ -110,7 +110,7 @@ impl ServiceAccountKeys {
     ) -> Result<KeyFile, KindError> {
         match (self.create_key(account).await, previous) {
             (Ok(file), _) => Ok(file),
-            (Err(GcpError::Precondition(_)), Some(previous)) => {
+            (Err(error), Some(previous)) if is_key_limit(&error) => {
                 tracing::debug!(
                     account,
                     key = previous,
@@ -353,15 +353,27 @@ fn unusable(key: &ServiceAccountKey, id: &str, now: OffsetDateTime) -> Option<&'
     None
 }
 
+/// Whether a failed create means the account holds all the keys IAM
+/// allows: `FAILED_PRECONDITION` ("Precondition check failed."), or the
+/// `RESOURCE_EXHAUSTED` "Maximum number of keys on account reached." that
+/// IAM answered before.
+fn is_key_limit(error: &GcpError) -> bool {
+    match error {
+        GcpError::Precondition(_) => true,
+        GcpError::Unavailable(message) => message.contains("Maximum number of keys"),
+        _ => false,
+    }
+}
+
 /// A failed create: at the limit is `LimitReached`, the rest as sorted.
 fn limit_or(account: &str, error: GcpError) -> KindError {
-    match error {
-        GcpError::Precondition(_) => KindError::LimitReached(format!(
+    if is_key_limit(&error) {
+        return KindError::LimitReached(format!(
             "{account} already holds the most user-managed keys IAM allows (10), \
              none of them rekey's previous key"
-        )),
-        other => other.into(),
+        ));
     }
+    error.into()
 }
 
 fn store_error(error: StoreError) -> KindError {
@@ -388,6 +400,27 @@ fn gone_is_fine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_answers_iam_gives_at_the_key_limit_are_the_limit() {
+        let precondition =
+            GcpError::Precondition("FAILED_PRECONDITION: Precondition check failed.".into());
+        let exhausted = GcpError::Unavailable(
+            "RESOURCE_EXHAUSTED: Maximum number of keys on account reached.".into(),
+        );
+        let throttled = GcpError::Unavailable("RESOURCE_EXHAUSTED: Quota exceeded".into());
+
+        assert!(is_key_limit(&precondition) && is_key_limit(&exhausted));
+        assert!(!is_key_limit(&throttled));
+        assert!(matches!(
+            limit_or("a@p", exhausted),
+            KindError::LimitReached(_)
+        ));
+        assert!(matches!(
+            limit_or("a@p", throttled),
+            KindError::Unavailable(_)
+        ));
+    }
 
     #[test]
     fn the_service_account_tag_is_an_attribute_not_a_policy_override() {
