@@ -280,3 +280,33 @@ async fn a_key_that_fails_its_test_is_not_promoted() {
         Some(&1)
     );
 }
+
+#[tokio::test]
+async fn a_finding_naming_the_key_id_revokes_it_and_rotates_in_one_response() {
+    let k = keys().await;
+    let finding = rekey_core::anomaly::Finding {
+        source: "github".into(),
+        id: "alert-1".into(),
+        subject: rekey_core::anomaly::Subject::Identifier(k.seed.clone()),
+    };
+
+    let responses = k.engine.respond(&finding).await.expect("respond");
+
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    let response = &responses[0];
+    assert_eq!(response.credential, k.id);
+    assert!(
+        response.revoked && response.rotated.is_some(),
+        "{response:?}"
+    );
+    assert!(
+        k.key(&k.seed).is_none_or(|key| key.disabled),
+        "the leaked key no longer works"
+    );
+    let new = k.current_key().await;
+    assert_eq!(k.key(&new).map(|key| key.disabled), Some(false));
+    assert_eq!(
+        k.rig.fake.aliases(PROJECT, "app-key").get("current"),
+        Some(&2)
+    );
+}
