@@ -69,7 +69,8 @@ pub struct Policy {
     /// How new values are made.
     #[serde(default)]
     pub generator: Generator,
-    /// The credential's kind: `secret` (the default) or `iam-access-key`.
+    /// The credential's kind: `secret` (the default), `iam-access-key` or
+    /// `gcp-service-account-key`.
     #[serde(default = "default_kind")]
     pub kind: String,
 }
