@@ -106,12 +106,17 @@ fn page(state: &State, call: &Call) -> Result<(usize, usize), ApiError> {
     Ok((offset, size.min(MAX_PAGE_SIZE)))
 }
 
-fn next_token(offset: usize, size: usize, total: usize) -> Value {
+/// A list answer: `field` holding `items`, `nextPageToken` only when
+/// more pages follow (proto3 JSON leaves empty fields out).
+fn page_answer(field: &str, items: Vec<Value>, offset: usize, size: usize, total: usize) -> Value {
+    let mut answer = Map::new();
+    answer.insert(field.to_owned(), Value::Array(items));
+    answer.insert("totalSize".to_owned(), Value::from(total));
     if offset + size < total {
-        Value::from(format!("offset-{}", offset + size))
-    } else {
-        Value::Null
+        let token = Value::from(format!("offset-{}", offset + size));
+        answer.insert("nextPageToken".to_owned(), token);
     }
+    Value::Object(answer)
 }
 
 /// One term of a `ListSecrets` filter this fake understands:
@@ -157,11 +162,7 @@ pub fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         .take(size)
         .map(|s| render_secret(state, s))
         .collect();
-    Ok(json!({
-        "secrets": secrets,
-        "nextPageToken": next_token(offset, size, total),
-        "totalSize": total,
-    }))
+    Ok(page_answer("secrets", secrets, offset, size, total))
 }
 
 fn string_map(value: &Value, field: &str) -> Result<BTreeMap<String, String>, ApiError> {
@@ -177,6 +178,9 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let (project, _) = key_of(state, call)?;
     let id = call.param("secretId").unwrap_or_default().to_owned();
     validate::secret_id(&id)?;
+    if !call.body["replication"].is_object() {
+        return Err(ApiError::invalid("secret.replication is required"));
+    }
     let labels = string_map(&call.body, "labels")?;
     let annotations = string_map(&call.body, "annotations")?;
     validate::labels(&labels)?;
@@ -349,11 +353,7 @@ pub fn list_versions(state: &mut State, call: &Call) -> Result<Value, ApiError> 
         .take(size)
         .map(|v| render_version(state, &secret, v, call))
         .collect();
-    Ok(json!({
-        "versions": versions,
-        "nextPageToken": next_token(offset, size, total),
-        "totalSize": total,
-    }))
+    Ok(page_answer("versions", versions, offset, size, total))
 }
 
 /// `GET /v1/projects/{project}/secrets/{secret}/versions/{version}`.
@@ -429,4 +429,53 @@ pub fn enable(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 /// `POST …/versions/{version}:destroy`.
 pub fn destroy(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     transition(state, call, VersionState::Destroyed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(labels: &[(&str, &str)]) -> Secret {
+        Secret {
+            project: "p".into(),
+            id: "s".into(),
+            create_time: OffsetDateTime::now_utc(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            annotations: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            etag: String::new(),
+            versions: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn label_filters_match_presence_and_values() {
+        let labelled = secret(&[("rekey-policy", "db"), ("team", "pay")]);
+        let bare = secret(&[]);
+
+        assert_eq!(matches(&labelled, "labels.rekey-policy:*"), Ok(true));
+        assert_eq!(matches(&bare, "labels.rekey-policy:*"), Ok(false));
+        assert_eq!(
+            matches(&labelled, "labels.team=pay AND labels.rekey-policy:db"),
+            Ok(true)
+        );
+        assert_eq!(matches(&labelled, "labels.team=ops"), Ok(false));
+        assert_eq!(matches(&labelled, ""), Ok(true));
+        assert!(
+            matches(&labelled, "name:foo").is_err(),
+            "unsupported terms are refused"
+        );
+    }
+
+    #[test]
+    fn next_page_token_appears_only_when_more_follow() {
+        let more = page_answer("secrets", vec![Value::Null], 0, 1, 2);
+        let last = page_answer("secrets", vec![Value::Null], 1, 1, 2);
+
+        assert_eq!(more["nextPageToken"], "offset-1");
+        assert!(last.get("nextPageToken").is_none());
+    }
 }

@@ -82,3 +82,56 @@ pub fn alias(alias: &str) -> Result<(), ApiError> {
         "invalid version alias `{alias}`"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn labels_refuse_what_gcp_refuses() {
+        assert!(labels(&map(&[("rekey-policy", "db_1")])).is_ok());
+        assert!(
+            labels(&map(&[("rekey:policy", "db")])).is_err(),
+            "no colon in keys"
+        );
+        assert!(labels(&map(&[("Team", "x")])).is_err(), "lowercase keys");
+        assert!(
+            labels(&map(&[("owner", "a@b.com")])).is_err(),
+            "no @ or . in values"
+        );
+        assert!(
+            labels(&map(&[("k", &"x".repeat(64))])).is_err(),
+            "values up to 63"
+        );
+    }
+
+    #[test]
+    fn annotations_take_emails_but_not_bad_keys_or_too_much() {
+        assert!(
+            annotations(&map(&[(
+                "rekey-service-account",
+                "a@p.iam.gserviceaccount.com"
+            )]))
+            .is_ok()
+        );
+        assert!(annotations(&map(&[("-bad", "x")])).is_err());
+        assert!(annotations(&map(&[("big", &"x".repeat(17 * 1024))])).is_err());
+    }
+
+    #[test]
+    fn aliases_and_ids_follow_their_patterns() {
+        assert!(alias("current").is_ok());
+        assert!(alias("latest").is_err(), "reserved");
+        assert!(alias("1st").is_err());
+        assert!(secret_id("db-password_2").is_ok());
+        assert!(secret_id("a/b").is_err());
+        assert!(secret_id("").is_err());
+    }
+}
