@@ -98,8 +98,22 @@ impl ServiceAccountKeys {
             .send()
             .await
             .map_err(|e| GcpError::of(&format!("create a key for {account}"), &e))?;
-        KeyFile::from_private_key_data(&key.private_key_data)
-            .map_err(|e| GcpError::Other(e.to_string()))
+        match KeyFile::from_private_key_data(&key.private_key_data) {
+            Ok(file) => Ok(file),
+            Err(error) => {
+                // A key rekey cannot hold would sit unrecorded: take it back.
+                let id = key.name.rsplit('/').next().unwrap_or_default();
+                let deleted = self.delete_key(account, id).await;
+                let cleanup = if deleted.is_ok() {
+                    "deleted"
+                } else {
+                    "left: delete it by hand"
+                };
+                Err(GcpError::Other(format!(
+                    "{error}; the new key {id} was {cleanup}"
+                )))
+            }
+        }
     }
 
     /// Creates a key, deleting `previous` first when the account is at its limit.
