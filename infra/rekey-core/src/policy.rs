@@ -69,7 +69,8 @@ pub struct Policy {
     /// How new values are made.
     #[serde(default)]
     pub generator: Generator,
-    /// The credential's kind: `secret` (the default) or `iam-access-key`.
+    /// The credential's kind: `secret` (the default), `iam-access-key` or
+    /// `gcp-service-account-key`.
     #[serde(default = "default_kind")]
     pub kind: String,
 }
@@ -79,8 +80,9 @@ fn default_kind() -> String {
 }
 
 /// Tags that describe a credential to its kind rather than override its
-/// policy: `rekey:iam-user` names the IAM user whose access key a secret holds.
-pub const ATTRIBUTE_TAGS: &[&str] = &["rekey:iam-user"];
+/// policy: `rekey:iam-user` names the IAM user whose access key a secret
+/// holds, `rekey:service-account` the GCP service account whose key it holds.
+pub const ATTRIBUTE_TAGS: &[&str] = &["rekey:iam-user", "rekey:service-account"];
 
 /// Why a policy or one of its overrides was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
