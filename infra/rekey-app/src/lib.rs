@@ -8,6 +8,7 @@
 //! standard AWS variables, `AWS_ENDPOINT_URL` included).
 
 mod config;
+pub mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
