@@ -115,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Arc::new(rekey_core::audit::JsonLines::stdout()),
             )
             .await?;
-            serve::run(Functions::new(app), args).await?;
+            serve::run(Functions::new(app)?, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Invoke {
@@ -124,7 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             set,
         } => {
             let app = build(config, &cli.data_dir, stderr_audit()).await?;
-            invoke(&Functions::new(app), &function, &event, &set).await
+            invoke(&Functions::new(app)?, &function, &event, &set).await
         }
         Command::Inventory { json } => {
             let app = build(config, &cli.data_dir, stderr_audit()).await?;
