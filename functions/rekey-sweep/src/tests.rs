@@ -240,3 +240,47 @@ async fn the_lambda_handler_answers_the_scheduler_sample_and_timer_events() {
     let summary = rig.function.invoke(json!({})).await.expect("sweeps");
     assert_eq!(summary["examined"], 1);
 }
+
+#[tokio::test]
+async fn post_root_takes_the_timer_event_and_answers_its_errors() {
+    let rig = rig();
+    let function: Arc<dyn rekey_http::Function> = Arc::new(rig.function.clone());
+    let router = rekey_http::router(&function);
+    let post = |body: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    };
+    let answer = |request: Request<Body>| async {
+        let response = router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+        )
+    };
+
+    let rule = std::fs::read_to_string(format!(
+        "{}/../../events/eventbridge-scheduled-rule.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("sample");
+    let (status, summary) = answer(post(&rule)).await;
+    assert_eq!(
+        (status, summary["examined"].clone()),
+        (StatusCode::OK, json!(1))
+    );
+
+    let (status, error) = answer(post("{\"hello\": 1}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["errorType"], "Rekey.InvalidEvent");
+    let (status, _) = answer(post("{\"source\": ")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let huge = " ".repeat(rekey_http::MAX_EVENT_BODY + 1);
+    assert_eq!(answer(post(&huge)).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
