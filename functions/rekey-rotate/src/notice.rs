@@ -144,11 +144,19 @@ async fn act_once(engine: &Engine, notice: &Notice) -> Result<NoticeAnswer, Engi
         });
     }
 
+    // Rechecked under the rotation claim: two notices racing on the same
+    // version make one rotation, and the later one finds it done.
     let trigger = Trigger::ExpiryNotice {
         source: notice.source.to_owned(),
         event: notice.event.clone(),
     };
-    let rotated = engine.rotate(id, &trigger).await?;
+    let current = credential.version_at(Stage::Current).map(|v| &v.id);
+    let Some(rotated) = engine.rotate_if_current(id, &trigger, current).await? else {
+        return Ok(NoticeAnswer::AlreadyRotated {
+            credential: id.clone(),
+            event: notice.event.clone(),
+        });
+    };
     Ok(NoticeAnswer::Rotated {
         credential: id.clone(),
         event: notice.event.clone(),
