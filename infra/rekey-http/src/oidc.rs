@@ -4,7 +4,8 @@
 //! A token is accepted when it is RS256, its `kid` is in the key set, its
 //! signature checks, `iss` is `https://accounts.google.com` or
 //! `accounts.google.com`, `aud` is the configured audience, it is neither
-//! expired nor issued in the future (with [`LEEWAY`]), and `email` is the
+//! expired nor issued in the future (with [`LEEWAY`]; `exp` and `iat` are
+//! required), and `email` is the
 //! configured service account with `email_verified` true (Google Cloud
 //! docs, "Authenticate push subscriptions" and "Use authentication with
 //! HTTP targets"). Errors say what failed and never repeat the token.
@@ -49,6 +50,9 @@ pub enum OidcError {
     /// The token's `iat` is in the future.
     #[error("the token is issued in the future (iat)")]
     IssuedInFuture,
+    /// The token has no `iat`; Google's ID tokens always carry one.
+    #[error("the token has no issue time (iat)")]
+    MissingIssuedAt,
     /// `iss` is not Google.
     #[error("the token's issuer (iss) is not accounts.google.com")]
     WrongIssuer,
@@ -135,7 +139,8 @@ impl OidcVerifier {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if claims.iat.is_some_and(|iat| iat > now + LEEWAY) {
+        let iat = claims.iat.ok_or(OidcError::MissingIssuedAt)?;
+        if iat > now + LEEWAY {
             return Err(OidcError::IssuedInFuture);
         }
         if claims.email.as_deref() != Some(self.email.as_str()) {
