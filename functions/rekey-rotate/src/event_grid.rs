@@ -234,6 +234,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cloudevents_batch_is_read_event_by_event() {
+        let one = |id: &str, kind: &str| json!({"specversion": "1.0", "id": id, "source": TOPIC, "type": kind, "data": data()});
+        let batch = json!([
+            one("a", EXPIRY_EVENTS[1]),
+            one("b", "Microsoft.KeyVault.SecretNewVersionCreated")
+        ]);
+
+        let events = parse(batch.to_string().as_bytes()).expect("parses");
+        assert!(matches!(&events[0].kind, GridKind::Rotate(n) if n.event == EXPIRY_EVENTS[1]));
+        assert!(matches!(&events[1].kind, GridKind::Ignore(_)));
+    }
+
+    #[test]
     fn without_an_id_the_vault_name_makes_the_url() {
         let mut data = data();
         data.as_object_mut().map(|d| d.remove("Id"));

@@ -231,6 +231,22 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/native-triggers.toml");
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+
+        assert!(
+            config
+                .gcp
+                .notifications
+                .and_then(|n| n.push_token())
+                .is_some()
+        );
+        assert!(config.gcp.scheduler.is_some() && config.azure.event_grid.is_some());
+    }
+
+    #[test]
     fn bad_trigger_settings_are_refused_by_key() {
         for (text, key) in [
             (
