@@ -12,7 +12,10 @@
 //!   its body is parsed.
 //!
 //! [`handle`] takes either (the Lambda entry point and `rekey invoke` call
-//! it); [`handle_webhook`] is transport-neutral, for any HTTP server. A
+//! it); [`handle_webhook`] is transport-neutral, for any HTTP server.
+//! [`AnomalyFunction`] wraps both as a [`rekey_http::Function`]: `main.rs`
+//! serves it on Lambda or over HTTP (Cloud Run, Azure Functions), and
+//! `rekey serve` mounts its [`AnomalyFunction::routes`]. A
 //! redelivery is dropped through [`rekey_core::Engine::first_sighting`], and
 //! nothing answered or logged ever holds a secret value.
 //!
@@ -40,6 +43,7 @@ mod github;
 mod github_api;
 mod guardduty;
 mod health;
+mod routes;
 mod signature;
 mod signed;
 #[cfg(test)]
@@ -58,6 +62,7 @@ pub use github_api::{
     GitHubAlerts, GitHubSetupError,
 };
 pub use health::RISK_EVENT_TYPES;
+pub use routes::AnomalyFunction;
 pub use signature::{github_signature, signed_webhook_signature};
 pub use signed::REPLAY_WINDOW;
 pub use webhook::{

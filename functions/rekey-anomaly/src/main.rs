@@ -1,23 +1,18 @@
-//! Lambda entry point of `rekey-anomaly`: build the engine and resolve the
-//! webhook secrets (from Secrets Manager in a deployment) once, then answer
-//! findings and webhook requests, publishing rekey's own events before each
-//! answer.
+//! Entry point of `rekey-anomaly`: build the engine and resolve the webhook
+//! secrets (from Secrets Manager in a deployment) once, then answer
+//! findings and webhook requests, on Lambda or over HTTP
+//! ([`rekey_http::run`]), publishing rekey's own events before each answer.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use rekey_anomaly::WebhookConfig;
+use std::sync::Arc;
+
+use rekey_anomaly::{AnomalyFunction, WebhookConfig};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = &rekey_app::App::from_env().await?;
-    let webhooks = &WebhookConfig::resolve(app).await?;
+    let app = Arc::new(rekey_app::App::from_env().await?);
+    let webhooks = WebhookConfig::resolve(&app).await?;
+    let function = AnomalyFunction::new(app, webhooks);
 
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<serde_json::Value>| async move {
-            let answer = rekey_anomaly::handle(app.engine(), webhooks, event.payload).await;
-            app.publish_events().await;
-            answer
-        },
-    ))
-    .await
+    rekey_http::run(Arc::new(function)).await
 }

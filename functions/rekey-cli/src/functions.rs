@@ -1,17 +1,26 @@
 //! The functions `rekey` can run, by their crate names, so local mode and
-//! `rekey invoke` go through the same handlers as the deployed Lambdas.
+//! `rekey invoke` go through the same handlers and routes as the deployed
+//! functions.
 
-use rekey_anomaly::{WebhookConfig, WebhookReply};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use rekey_anomaly::{AnomalyFunction, WebhookConfig};
 use rekey_app::App;
-use serde::Serialize;
+use rekey_http::{Function as _, FunctionError, Host};
+use rekey_rotate::RotateFunction;
+use rekey_sweep::SweepFunction;
+use rekey_usage::UsageFunction;
 use serde_json::Value;
 
 /// A deployable function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
-    /// `rekey-rotate`: the Secrets Manager rotation contract.
+    /// `rekey-rotate`: the Secrets Manager rotation contract, Secret
+    /// Manager notifications, Key Vault events.
     Rotate,
-    /// `rekey-sweep`: the timer.
+    /// `rekey-sweep`: the timer, EventBridge or Cloud Scheduler.
     Sweep,
     /// `rekey-anomaly`: findings and webhooks.
     Anomaly,
@@ -27,25 +36,6 @@ pub const NAMES: &[&str] = &[
     "rekey-usage",
 ];
 
-/// A function's error, shaped like a Lambda error response.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FunctionError {
-    /// A stable type, `Rekey.<Class>`.
-    pub error_type: String,
-    /// What failed; never a secret value.
-    pub error_message: String,
-}
-
-impl FunctionError {
-    fn new(error_type: String, error: &dyn std::error::Error) -> Self {
-        Self {
-            error_type,
-            error_message: error.to_string(),
-        }
-    }
-}
-
 impl Function {
     /// The function named `name` (its crate name).
     pub fn from_name(name: &str) -> Option<Self> {
@@ -58,16 +48,21 @@ impl Function {
         }
     }
 
-    /// The function an event is for, recognised by its shape.
+    /// The function an event is for, recognised by its shape; a function
+    /// URL request by its path.
     pub fn for_event(event: &Value) -> Option<Self> {
+        if let Some(path) = rekey_http::function_url_path(event) {
+            return Some(Self::for_path(path));
+        }
         let source = event.get("source").and_then(Value::as_str);
         let detail_type = event.get("detail-type").and_then(Value::as_str);
-        if event.get("Step").is_some() {
+        if event.get("Step").is_some()
+            || rekey_rotate::is_push_envelope(event)
+            || rekey_rotate::is_event_grid_delivery(event)
+        {
             return Some(Self::Rotate);
         }
-        if event.pointer("/requestContext/http").is_some()
-            || matches!(source, Some("aws.health" | "aws.guardduty"))
-        {
+        if matches!(source, Some("aws.health" | "aws.guardduty")) {
             return Some(Self::Anomaly);
         }
         if detail_type == Some(rekey_usage::DETAIL_TYPE) {
@@ -76,6 +71,17 @@ impl Function {
         rekey_sweep::parse(event.clone())
             .is_ok()
             .then_some(Self::Sweep)
+    }
+
+    /// The function whose routes serve `path`.
+    fn for_path(path: &str) -> Self {
+        match path {
+            rekey_rotate::GCP_SECRET_MANAGER_PATH | rekey_rotate::AZURE_EVENT_GRID_PATH => {
+                Self::Rotate
+            }
+            rekey_sweep::GCP_SCHEDULER_PATH => Self::Sweep,
+            _ => Self::Anomaly,
+        }
     }
 
     /// The function's crate name.
@@ -89,22 +95,32 @@ impl Function {
     }
 }
 
-/// The functions, built once around one engine, with the settings each
-/// reads from the environment in Lambda (webhook secrets, ignored
-/// principals).
+/// The functions, built once around one application, with the settings
+/// each reads from its configuration and environment as it does when
+/// deployed (webhook and Event Grid secrets, ignored principals, the GCP
+/// and Azure trigger sections).
 pub struct Functions {
-    app: App,
-    webhooks: WebhookConfig,
-    usage: rekey_usage::Settings,
+    app: Arc<App>,
+    rotate: RotateFunction,
+    sweep: SweepFunction,
+    anomaly: AnomalyFunction,
+    usage: UsageFunction,
 }
 
 impl Functions {
     /// The functions of `app`, with the webhook secrets resolved as the
     /// deployed rekey-anomaly resolves them.
     pub async fn new(app: App) -> anyhow::Result<Self> {
+        let webhooks = WebhookConfig::resolve(&app).await?;
+        let app = Arc::new(app);
+        let host: Arc<dyn Host> = app.clone();
         Ok(Self {
-            webhooks: WebhookConfig::resolve(&app).await?,
-            usage: rekey_usage::Settings::from_env(),
+            rotate: RotateFunction::from_app(app.clone())
+                .context("failed to set up rekey-rotate's routes")?,
+            sweep: SweepFunction::from_app(app.clone())
+                .context("failed to set up rekey-sweep's routes")?,
+            anomaly: AnomalyFunction::new(host.clone(), webhooks),
+            usage: UsageFunction::new(host, rekey_usage::Settings::from_env()),
             app,
         })
     }
@@ -114,63 +130,23 @@ impl Functions {
         &self.app
     }
 
-    /// Runs `function` once on `payload` and returns its JSON answer, then
-    /// publishes rekey's own events as the deployed function would.
+    /// Runs `function` once on `payload` and returns its JSON answer; the
+    /// function publishes rekey's own events as the deployed one does.
     pub async fn invoke(&self, function: Function, payload: Value) -> Result<Value, FunctionError> {
-        let answer = self.run(function, payload).await;
-        self.app.publish_events().await;
-        answer
-    }
-
-    async fn run(&self, function: Function, payload: Value) -> Result<Value, FunctionError> {
-        let engine = self.app.engine();
         match function {
-            Function::Rotate => match rekey_rotate::handle(engine, payload).await {
-                Ok(answer) => to_json(&answer),
-                Err(error) => Err(FunctionError::new(error.error_type(), &error)),
-            },
-            Function::Sweep => {
-                let concurrency = self.app.config().engine.concurrency;
-                match rekey_sweep::handle(engine, concurrency, payload).await {
-                    Ok(summary) => to_json(&summary),
-                    Err(error) => Err(FunctionError::new(error.error_type(), &error)),
-                }
-            }
-            Function::Anomaly => match rekey_anomaly::handle(engine, &self.webhooks, payload).await
-            {
-                Ok(answer) => to_json(&answer),
-                Err(error) => Err(FunctionError::new(error.error_type(), &error)),
-            },
-            Function::Usage => match rekey_usage::handle_with(engine, &self.usage, payload).await {
-                Ok(answer) => to_json(&answer),
-                Err(error) => Err(FunctionError::new(error.error_type(), &error)),
-            },
+            Function::Rotate => self.rotate.invoke(payload).await,
+            Function::Sweep => self.sweep.invoke(payload).await,
+            Function::Anomaly => self.anomaly.invoke(payload).await,
+            Function::Usage => self.usage.invoke(payload).await,
         }
     }
 
-    /// Answers a webhook request to `path` as `rekey-anomaly`'s function
-    /// URL does.
-    pub async fn webhook(
-        &self,
-        path: &str,
-        headers: &http::HeaderMap,
-        body: &[u8],
-    ) -> WebhookReply {
-        let now = self.app.engine().now();
-        let reply = rekey_anomaly::handle_webhook(
-            self.app.engine(),
-            &self.webhooks,
-            path,
-            headers,
-            body,
-            now,
-        )
-        .await;
-        self.app.publish_events().await;
-        reply
+    /// Every function's own HTTP routes (webhooks, native triggers), as
+    /// each function serves them when deployed.
+    pub fn routes(&self) -> Router {
+        self.anomaly
+            .routes()
+            .merge(self.rotate.routes())
+            .merge(self.sweep.routes())
     }
-}
-
-fn to_json(answer: &impl Serialize) -> Result<Value, FunctionError> {
-    serde_json::to_value(answer).map_err(|e| FunctionError::new("Rekey.Internal".into(), &e))
 }

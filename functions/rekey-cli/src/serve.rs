@@ -6,9 +6,11 @@
 //! - `POST /2015-03-31/functions/{name}/invocations`: the Lambda Invoke
 //!   API's path, so `aws lambda invoke --endpoint-url` works against it;
 //! - `POST /events`: any supported event, routed to its function by shape;
-//! - `POST /webhooks/github`, `POST /webhooks/signed`: `rekey-anomaly`'s
-//!   webhooks (GitHub secret scanning, rekey's signed format), bodies up
-//!   to 64 KiB;
+//! - every function's own routes, mounted from the function crates so local
+//!   mode runs the code a deployment runs: `POST /webhooks/github`,
+//!   `POST /webhooks/signed` (`rekey-anomaly`, bodies up to 64 KiB),
+//!   `POST /gcp/secret-manager`, `POST`/`OPTIONS /azure/event-grid`
+//!   (`rekey-rotate`) and `POST /gcp/scheduler` (`rekey-sweep`);
 //! - `GET /inventory`: the inventory as JSON;
 //! - `GET /healthz`.
 
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, Uri};
+use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -109,10 +111,7 @@ async fn schedule(functions: Arc<Functions>, every: Duration) {
 }
 
 fn router(functions: Arc<Functions>) -> Router {
-    let webhooks = Router::new()
-        .route(rekey_anomaly::GITHUB_PATH, post(webhook))
-        .route(rekey_anomaly::SIGNED_PATH, post(webhook))
-        .layer(DefaultBodyLimit::max(rekey_anomaly::MAX_WEBHOOK_BODY));
+    let routes = functions.routes();
     Router::new()
         .route(
             "/2015-03-31/functions/{name}/invocations",
@@ -122,20 +121,8 @@ fn router(functions: Arc<Functions>) -> Router {
         .route("/inventory", get(inventory))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .merge(webhooks)
         .with_state(functions)
-}
-
-/// A webhook, answered as `rekey-anomaly`'s function URL answers it.
-async fn webhook(
-    State(functions): State<Arc<Functions>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let reply = functions.webhook(uri.path(), &headers, &body).await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(reply.body)).into_response()
+        .merge(routes)
 }
 
 async fn invoke_named(

@@ -1,19 +1,15 @@
-//! Lambda entry point of `rekey-rotate`: build the engine once, then serve
-//! rotation steps, publishing rekey's own events before each answer.
+//! Entry point of `rekey-rotate`: build the engine and the routes once,
+//! then answer Secrets Manager steps, Secret Manager notifications and
+//! Event Grid deliveries, on Lambda or over HTTP ([`rekey_http::run`]),
+//! publishing rekey's own events before each answer.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = &rekey_app::App::from_env().await?;
+    let app = Arc::new(rekey_app::App::from_env().await?);
+    let function = rekey_rotate::RotateFunction::from_app(app)?;
 
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<serde_json::Value>| async move {
-            let answer = rekey_rotate::handle(app.engine(), event.payload).await;
-            app.publish_events().await;
-            answer
-        },
-    ))
-    .await
+    rekey_http::run(Arc::new(function)).await
 }

@@ -5,12 +5,22 @@
 //! [`handle`] parses the event ([`parse`]), runs [`rekey_core::Engine::sweep`]
 //! and answers with a [`SweepSummary`]: how many credentials it examined,
 //! which it rotated and retired, which it skipped and why, which failed.
+//!
+//! GCP Cloud Scheduler jobs reach it over HTTP at `POST`
+//! [`GCP_SCHEDULER_PATH`] with a Google-signed OIDC token. [`SweepFunction`]
+//! holds the engine's [`rekey_http::Host`] and that route; it is a
+//! [`rekey_http::Function`], so `main.rs` serves it on Lambda or over HTTP
+//! and `rekey serve` mounts its [`SweepFunction::routes`].
 
 mod event;
+mod routes;
+#[cfg(test)]
+mod tests;
 
 use rekey_core::{Engine, SweepSummary};
 
 pub use event::{EventError, ScheduleEvent, parse};
+pub use routes::{GCP_SCHEDULER_PATH, MAX_SCHEDULER_BODY, SCHEDULER_SOURCE, SweepFunction};
 
 /// Why an invocation failed. A sweep that ran answers with its summary,
 /// failures included; only a refused event is an error.
@@ -50,10 +60,22 @@ pub async fn handle(
     let event = parse(payload)?;
     let summary = engine.sweep(&event.trigger(), concurrency).await;
 
+    let schedule = event.schedule.as_deref();
+    log_summary(event.source, schedule, event.execution.as_deref(), &summary);
+    Ok(summary)
+}
+
+/// Logs a finished sweep: one info line with counts.
+fn log_summary(
+    source: &str,
+    schedule: Option<&str>,
+    execution: Option<&str>,
+    summary: &SweepSummary,
+) {
     tracing::info!(
-        source = event.source,
-        schedule = event.schedule.as_deref().unwrap_or("-"),
-        execution = event.execution.as_deref().unwrap_or("-"),
+        source,
+        schedule = schedule.unwrap_or("-"),
+        execution = execution.unwrap_or("-"),
         examined = summary.examined,
         rotated = summary.rotated.len(),
         retired = summary.retired.len(),
@@ -61,5 +83,4 @@ pub async fn handle(
         failed = summary.failed.len(),
         "sweep finished"
     );
-    Ok(summary)
 }

@@ -1,20 +1,14 @@
-//! Lambda entry point of `rekey-sweep`: build the engine once, then sweep on
-//! every timer event, publishing rekey's own events before each answer.
+//! Entry point of `rekey-sweep`: build the engine once, then sweep on every
+//! timer event or Cloud Scheduler call, on Lambda or over HTTP
+//! ([`rekey_http::run`]), publishing rekey's own events before each answer.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = &rekey_app::App::from_env().await?;
-    let concurrency = app.config().engine.concurrency;
+    let app = Arc::new(rekey_app::App::from_env().await?);
+    let function = rekey_sweep::SweepFunction::from_app(app)?;
 
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<serde_json::Value>| async move {
-            let answer = rekey_sweep::handle(app.engine(), concurrency, event.payload).await;
-            app.publish_events().await;
-            answer
-        },
-    ))
-    .await
+    rekey_http::run(Arc::new(function)).await
 }

@@ -43,8 +43,12 @@
 //! [`handle_with`] their role ARNs in [`Settings::ignored_principals`]
 //! ([`Settings::from_env`] reads them from `REKEY_IGNORED_PRINCIPALS`), or exclude them
 //! in the rules with `anything-but` on `detail.userIdentity.arn`.
+//!
+//! [`UsageFunction`] wraps [`handle_with`] as a [`rekey_http::Function`], so
+//! `main.rs` serves it on Lambda or over HTTP (`POST /`).
 
 mod event;
+mod routes;
 
 use rekey_core::anomaly::Subject;
 use rekey_core::{
@@ -53,6 +57,7 @@ use rekey_core::{
 use serde::Serialize;
 
 pub use event::{ApiCall, DETAIL_TYPE, EventError, SECRETS_MANAGER, Use, parse};
+pub use routes::UsageFunction;
 
 /// What the function needs besides the engine.
 #[derive(Clone, Debug, Default)]

@@ -1,23 +1,19 @@
-//! Lambda entry point of `rekey-usage`: build the engine once, then count
-//! each event's uses, publishing rekey's own events before each answer.
+//! Entry point of `rekey-usage`: build the engine once, then count each
+//! event's uses, on Lambda or over HTTP ([`rekey_http::run`]), publishing
+//! rekey's own events before each answer.
 //!
 //! `REKEY_IGNORED_PRINCIPALS` is a comma-separated list of ARN prefixes
 //! whose calls are not uses (rekey's own roles).
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::sync::Arc;
+
+use rekey_usage::{Settings, UsageFunction};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let app = &rekey_app::App::from_env().await?;
-    let settings = &rekey_usage::Settings::from_env();
+    let app = Arc::new(rekey_app::App::from_env().await?);
+    let function = UsageFunction::new(app, Settings::from_env());
 
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<serde_json::Value>| async move {
-            let answer = rekey_usage::handle_with(app.engine(), settings, event.payload).await;
-            app.publish_events().await;
-            answer
-        },
-    ))
-    .await
+    rekey_http::run(Arc::new(function)).await
 }

@@ -96,6 +96,12 @@ pub struct Config {
     /// Where rekey's own events go.
     #[serde(default)]
     pub events: EventSettings,
+    /// `[gcp]`: GCP's native triggers (see [`crate::triggers`]).
+    #[serde(default)]
+    pub gcp: crate::triggers::GcpSettings,
+    /// `[azure]`: Azure's native triggers (see [`crate::triggers`]).
+    #[serde(default)]
+    pub azure: crate::triggers::AzureSettings,
 }
 
 /// Where rekey's own events (rotation completed or failed, credential
@@ -281,6 +287,9 @@ impl Config {
         }
         if self.engine.concurrency == 0 {
             return inconsistent("engine.concurrency must be at least 1");
+        }
+        if let Err(message) = self.gcp.validate().and_then(|()| self.azure.validate()) {
+            return inconsistent(&message);
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 
 mod config;
 mod env_secret;
+pub mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

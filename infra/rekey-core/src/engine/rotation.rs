@@ -8,9 +8,11 @@ use crate::{
 
 /// What must still hold, once a credential is claimed, for a rotation to go on.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Recheck {
+pub(crate) enum Recheck<'a> {
     /// Nothing: rotate (a person or an anomaly asked).
     Always,
+    /// The current version is still this one (a store's notice about it).
+    CurrentIs(Option<&'a VersionId>),
     /// The policy still finds it due (another worker may have rotated it).
     Due,
     /// The current version's use count is still at or over the maximum.
@@ -30,6 +32,20 @@ impl Engine {
         rotated.ok_or_else(|| EngineError::NotManaged(id.clone()))
     }
 
+    /// Rotates `id` if, once the credential is claimed, its current
+    /// version is still `current`: a store's notice about that version is
+    /// acted on at most once however many workers race on it. `None` when
+    /// the current version changed (another worker rotated it meanwhile).
+    pub async fn rotate_if_current(
+        &self,
+        id: &CredentialId,
+        trigger: &Trigger,
+        current: Option<&VersionId>,
+    ) -> Result<Option<Rotated>, EngineError> {
+        self.rotate_when(id, trigger, Recheck::CurrentIs(current))
+            .await
+    }
+
     /// Rotates `id` if `recheck` still holds for the credential as it is
     /// once claimed; `None` if it no longer does (another worker rotated it
     /// while this one decided).
@@ -37,7 +53,7 @@ impl Engine {
         &self,
         id: &CredentialId,
         trigger: &Trigger,
-        recheck: Recheck,
+        recheck: Recheck<'_>,
     ) -> Result<Option<Rotated>, EngineError> {
         let rotation = self.claim(id, &VersionId::generate()).await?;
         let result = async {
@@ -64,10 +80,13 @@ impl Engine {
         &self,
         credential: &Credential,
         policy: &Policy,
-        recheck: Recheck,
+        recheck: Recheck<'_>,
     ) -> Result<bool, EngineError> {
         Ok(match recheck {
             Recheck::Always => true,
+            Recheck::CurrentIs(expected) => {
+                credential.version_at(Stage::Current).map(|v| &v.id) == expected
+            }
             Recheck::Due => matches!(
                 self.decide(credential, policy),
                 crate::Decision::Rotate { .. }

@@ -458,3 +458,33 @@ async fn audit_events_never_hold_a_secret_value() {
         );
     }
 }
+
+#[tokio::test]
+async fn rotate_if_current_acts_only_while_the_version_is_current() {
+    let f = fixture();
+    let id = f.credential("db", "old");
+    let before = f.store.describe(&id).await.expect("describe");
+    let current = before.version_at(Stage::Current).map(|v| v.id.clone());
+    let trigger = Trigger::ExpiryNotice {
+        source: "gcp.secretmanager".into(),
+        event: "SECRET_ROTATE".into(),
+    };
+
+    let first = f
+        .engine
+        .rotate_if_current(&id, &trigger, current.as_ref())
+        .await;
+    assert!(first.expect("rotates").is_some());
+    let again = f
+        .engine
+        .rotate_if_current(&id, &trigger, current.as_ref())
+        .await;
+    assert_eq!(
+        again.expect("answers"),
+        None,
+        "the notice's version is no longer current"
+    );
+
+    let after = f.store.describe(&id).await.expect("describe");
+    assert_eq!(after.versions.len(), 2);
+}
