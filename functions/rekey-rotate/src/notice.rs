@@ -186,7 +186,9 @@ fn is_stale(credential: &Credential, freshness: &Freshness) -> bool {
     };
     match freshness {
         Freshness::PublishedAt(published) => current.created_at > *published,
-        Freshness::AboutVersion(Some(version)) => current.id.as_str() != version,
+        Freshness::AboutVersion(Some(version)) => {
+            credential.version_named(version).map(|v| &v.id) != Some(&current.id)
+        }
         Freshness::AboutVersion(None) => false,
     }
 }

@@ -98,10 +98,10 @@ pub struct Config {
     pub events: EventSettings,
     /// `[gcp]`: GCP's native triggers (see [`crate::triggers`]).
     #[serde(default)]
-    pub gcp: crate::triggers::GcpSettings,
+    pub gcp: crate::triggers::GcpTriggers,
     /// `[azure]`: Azure's native triggers (see [`crate::triggers`]).
     #[serde(default)]
-    pub azure: crate::triggers::AzureSettings,
+    pub azure: crate::triggers::AzureTriggers,
 }
 
 /// Where rekey's own events (rotation completed or failed, credential
@@ -153,6 +153,22 @@ pub struct Stores {
     /// AWS Secrets Manager, configured from the standard AWS environment.
     #[serde(default)]
     pub aws_secrets_manager: bool,
+    /// `[stores.gcp_secret_manager]`: GCP Secret Manager secrets (and the
+    /// service-account keys they hold) in these projects.
+    #[serde(default)]
+    pub gcp_secret_manager: Option<rekey_gcp::GcpSettings>,
+    /// `[stores.azure_key_vault]`: Azure Key Vault secrets in these vaults.
+    #[serde(default)]
+    pub azure_key_vault: Option<rekey_azure::AzureSettings>,
+}
+
+impl Stores {
+    /// Whether any store but the embedded one holds credentials.
+    pub fn any_cloud(&self) -> bool {
+        self.aws_secrets_manager
+            || self.gcp_secret_manager.is_some()
+            || self.azure_key_vault.is_some()
+    }
 }
 
 impl Default for Stores {
@@ -160,6 +176,8 @@ impl Default for Stores {
         Self {
             local: true,
             aws_secrets_manager: false,
+            gcp_secret_manager: None,
+            azure_key_vault: None,
         }
     }
 }
@@ -279,7 +297,7 @@ impl Config {
                 message: message.into(),
             })
         };
-        if !self.stores.local && !self.stores.aws_secrets_manager {
+        if !self.stores.local && !self.stores.any_cloud() {
             return inconsistent("no store is enabled under [stores]");
         }
         if !self.seed.is_empty() && !self.stores.local {

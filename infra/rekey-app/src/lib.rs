@@ -114,6 +114,8 @@ impl App {
                 )
                 .with_sessions(Arc::new(rekey_aws::IamRoleSessions::new(aws)));
         }
+        engine = with_gcp(engine, &config).await?;
+        engine = with_azure(engine, &config, clock.clone())?;
         let publisher = match (config.events_bus(), &aws) {
             (Some(bus), Some(aws)) => Some(rekey_aws::EventBridgePublisher::new(aws, bus)),
             (Some(_), None) => anyhow::bail!("publishing to an EventBridge bus needs AWS"),
@@ -206,4 +208,37 @@ impl App {
         }
         Ok(created)
     }
+}
+
+/// Adds the GCP Secret Manager store and the service-account key kind when
+/// the configuration names `[stores.gcp_secret_manager]`.
+async fn with_gcp(engine: Engine, config: &Config) -> anyhow::Result<Engine> {
+    let Some(settings) = &config.stores.gcp_secret_manager else {
+        return Ok(engine);
+    };
+    let clients = rekey_gcp::GcpClients::connect(settings)
+        .await
+        .context("failed to set up the GCP clients of [stores.gcp_secret_manager]")?;
+    Ok(engine
+        .with_store(Arc::new(rekey_gcp::SecretManagerStore::from_settings(
+            &clients, settings,
+        )))
+        .with_kind(
+            rekey_gcp::GCP_SERVICE_ACCOUNT_KEY,
+            Arc::new(rekey_gcp::ServiceAccountKeys::new(&clients)),
+        ))
+}
+
+/// Adds the Azure Key Vault store when the configuration names
+/// `[stores.azure_key_vault]`.
+fn with_azure(engine: Engine, config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Engine> {
+    let Some(settings) = &config.stores.azure_key_vault else {
+        return Ok(engine);
+    };
+    let clients = rekey_azure::AzureClients::connect(settings)
+        .context("failed to set up the Key Vault clients of [stores.azure_key_vault]")?;
+    let store = rekey_azure::KeyVaultStore::new(Arc::new(clients))
+        .with_policies(config.policies.clone())
+        .with_clock(clock);
+    Ok(engine.with_store(Arc::new(store)))
 }

@@ -17,7 +17,7 @@ pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 /// `[gcp]`: how GCP reaches the functions.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GcpSettings {
+pub struct GcpTriggers {
     /// `[gcp.notifications]`: Secret Manager event notifications pushed by
     /// Pub/Sub to `rekey-rotate`.
     #[serde(default)]
@@ -30,7 +30,7 @@ pub struct GcpSettings {
 /// `[azure]`: how Azure reaches the functions.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AzureSettings {
+pub struct AzureTriggers {
     /// `[azure.event_grid]`: Key Vault events delivered by Event Grid to
     /// `rekey-rotate`.
     #[serde(default)]
@@ -140,7 +140,7 @@ impl From<String> for JwksLocation {
     }
 }
 
-impl GcpSettings {
+impl GcpTriggers {
     /// Checks the settings; the error says which key is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(notifications) = &self.notifications {
@@ -164,7 +164,7 @@ impl GcpSettings {
     }
 }
 
-impl AzureSettings {
+impl AzureTriggers {
     /// Checks the settings; the error says which key is wrong.
     pub fn validate(&self) -> Result<(), String> {
         let Some(event_grid) = &self.event_grid else {

@@ -313,6 +313,7 @@ impl SecretStore for SecretsManagerStore {
                 id: VersionId(version.clone()),
                 stages: labels.iter().filter_map(|l| stage_of(l)).collect(),
                 created_at: created.get(version).copied().unwrap_or(described.changed),
+                native_id: None,
             })
             .collect();
         versions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));

@@ -57,12 +57,20 @@ impl AzureClients {
             .map(|(url, client)| (url.as_str(), client))
     }
 
-    /// The client of `vault` (a URL without trailing slash).
+    /// The client of `vault` (a URL without trailing slash): the vault
+    /// configured with that URL, else the one on the same host, since a
+    /// Key Vault event names its vault `https://{host}` without the port a
+    /// configured URL may carry (a private endpoint, the test fake).
     pub(crate) fn client(&self, vault: &str) -> Option<&SecretClient> {
-        self.vaults
-            .iter()
-            .find(|(url, _)| url == vault)
-            .map(|(_, client)| client)
+        let exact = self.vaults.iter().find(|(url, _)| url == vault);
+        let host = |url: &str| Url::parse(url).ok()?.host_str().map(str::to_ascii_lowercase);
+        let same_host = || {
+            let wanted = host(vault)?;
+            self.vaults
+                .iter()
+                .find(|(url, _)| host(url).as_ref() == Some(&wanted))
+        };
+        exact.or_else(same_host).map(|(_, client)| client)
     }
 }
 

@@ -158,6 +158,7 @@ impl SecretStore for KeyVaultStore {
                 id: pending.id.clone(),
                 stages: vec![Stage::Pending],
                 created_at: pending.created,
+                native_id: None,
             });
         }
         let tags = tags::current(&listed)

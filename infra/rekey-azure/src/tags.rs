@@ -103,6 +103,7 @@ pub(crate) fn versions(listed: &[Listed]) -> Vec<Version> {
                 id: v.id.clone(),
                 stages: stage.into_iter().collect(),
                 created_at: v.created,
+                native_id: (v.id.as_str() != v.key_vault_id).then(|| v.key_vault_id.clone()),
             }
         })
         .collect()

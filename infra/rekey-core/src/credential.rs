@@ -145,6 +145,12 @@ pub struct Version {
     /// When the version was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The store's own name for the version where it is not `id`: Key
+    /// Vault's version id or Secret Manager's version number of a version
+    /// rekey made (whose `id` is rekey's rotation id). A store's
+    /// notifications name versions this way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_id: Option<String>,
 }
 
 impl Version {
@@ -173,6 +179,14 @@ impl Credential {
     /// The version carrying `stage`, if any.
     pub fn version_at(&self, stage: Stage) -> Option<&Version> {
         self.versions.iter().find(|v| v.has(stage))
+    }
+
+    /// Whether the version is the one a store's notification calls `name`:
+    /// its id or its store's own name.
+    pub fn version_named(&self, name: &str) -> Option<&Version> {
+        self.versions
+            .iter()
+            .find(|v| v.id.as_str() == name || v.native_id.as_deref() == Some(name))
     }
 
     /// The version with id `id`, if the store knows it.

@@ -181,6 +181,7 @@ mod tests {
                     id: VersionId(id.to_string()),
                     stages: stages.to_vec(),
                     created_at: *at,
+                    native_id: None,
                 })
                 .collect(),
         }

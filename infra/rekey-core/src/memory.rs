@@ -99,6 +99,7 @@ impl MemoryStore {
             id: id.clone(),
             stages,
             created_at: self.clock.now(),
+            native_id: None,
         }
     }
 

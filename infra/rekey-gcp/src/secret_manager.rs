@@ -111,8 +111,11 @@ impl SecretStore for SecretManagerStore {
             if v.state == State::Destroyed && stages.is_empty() {
                 return None;
             }
+            let id = metadata::id_of(&secret.annotations, number);
+            let native_id = (id.as_str() != number.to_string()).then(|| number.to_string());
             Some(Version {
-                id: metadata::id_of(&secret.annotations, number),
+                id,
+                native_id,
                 stages,
                 created_at: v
                     .create_time

@@ -152,6 +152,7 @@ pub(crate) fn versions(conn: &Connection, name: &str, op: Op) -> Result<Vec<Vers
                 id,
                 stages: Vec::new(),
                 created_at,
+                native_id: None,
             });
         }
         let stage: Option<String> = row.get(2).during(op)?;

@@ -1,0 +1,239 @@
+//! `rekey invoke` on the GCP and Azure sample notices, with a configuration
+//! that puts the credentials in GCP Secret Manager and Azure Key Vault: the
+//! official clients talk over HTTP(S) to the wire-level fakes in `tests/`
+//! (no emulator of either API can be installed here), and the notice
+//! changes what it asks for, once.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use rekey_fake_azure::FakeKeyVault;
+use rekey_fake_gcp::{FakeGcp, VersionState};
+use serde_json::Value;
+use tokio::process::Command;
+
+const POLICY: &str = r#"
+[policies.demo]
+max_age = "30d"
+grace_period = "1h"
+generator = { type = "password", length = 24, exclude_punctuation = true }
+"#;
+
+const GRID_SECRET: &str = "rekey-test-event-grid-secret";
+const GRID_TOPIC: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rekey-demo/providers/Microsoft.KeyVault/vaults/rekey-demo-kv";
+const AZURE_CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+const AZURE_SECRET: &str = "fake-entra-client-secret-for-rekey-invoke";
+
+fn sample_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name)
+}
+
+fn sample(name: &str) -> Value {
+    let text = std::fs::read_to_string(sample_path(name)).expect("sample");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// A directory holding the configuration file and the data directory.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("rekey.toml"), config).expect("config");
+        Self { dir }
+    }
+
+    /// `rekey invoke rekey-rotate --event EVENT`, with nothing from the
+    /// host's environment but what the test gives.
+    async fn invoke(&self, event: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_rekey"))
+            .args(["invoke", "rekey-rotate", "--event"])
+            .arg(event)
+            .arg("--config")
+            .arg(self.dir.path().join("rekey.toml"))
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env(rekey_rotate::EVENT_GRID_SECRET_ENV, GRID_SECRET)
+            .env(rekey_azure::CLIENT_SECRET_ENV, AZURE_SECRET)
+            .output()
+            .await
+            .expect("rekey runs")
+    }
+
+    async fn answer(&self, event: &Path) -> Value {
+        let output = self.invoke(event).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}\nstdout:\n{stdout}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for secret in [GRID_SECRET, AZURE_SECRET] {
+            assert!(!stdout.contains(secret), "the answer holds a secret");
+        }
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+}
+
+#[tokio::test]
+async fn a_secret_manager_rotate_notice_adds_one_version_in_gcp() {
+    let gcp = FakeGcp::start().await;
+    gcp.create_secret(
+        "rekey-demo",
+        "payments-db",
+        &[("rekey-policy", "demo")],
+        &[],
+        Some("old-payments-value"),
+    );
+    // The sample was published on 2026-12-01: make the value older than that.
+    gcp.backdate(
+        "rekey-demo",
+        "payments-db",
+        1,
+        std::time::Duration::from_secs(3 * 365 * 24 * 3600),
+    );
+    let workspace = Workspace::new(&format!(
+        r#"
+[stores]
+local = false
+
+[stores.gcp_secret_manager]
+projects = ["rekey-demo"]
+secret_manager_endpoint = "{url}"
+iam_endpoint = "{url}"
+credentials = "anonymous"
+
+[gcp.notifications]
+subscriptions = ["projects/rekey-demo/subscriptions/rekey-rotate-push"]
+{POLICY}"#,
+        url = gcp.url()
+    ));
+    let notice = sample_path("gcp-secret-manager-rotate.json");
+
+    let first = workspace.answer(&notice).await;
+    assert_eq!(first["outcome"], "rotated", "{first}");
+    let versions = gcp.versions("rekey-demo", "payments-db");
+    assert_eq!(
+        versions,
+        vec![(1, VersionState::Enabled), (2, VersionState::Enabled)],
+        "one new version; the old one keeps working through its grace period"
+    );
+    let aliases = gcp.aliases("rekey-demo", "payments-db");
+    assert_eq!(aliases.get("current"), Some(&2), "{aliases:?}");
+    assert_eq!(aliases.get("previous"), Some(&1), "{aliases:?}");
+    let new = gcp
+        .version_value("rekey-demo", "payments-db", 2)
+        .expect("the new value");
+    assert_eq!(new.chars().count(), 24);
+    assert!(
+        !first.to_string().contains(&new),
+        "the answer holds the value"
+    );
+
+    let again = workspace.answer(&notice).await;
+    assert_eq!(again["outcome"], "duplicate", "{again}");
+    let version_add = workspace
+        .answer(&sample_path("gcp-secret-manager-version-add.json"))
+        .await;
+    assert_eq!(version_add["outcome"], "ignored", "{version_add}");
+    assert_eq!(gcp.versions("rekey-demo", "payments-db").len(), 2);
+}
+
+/// The Event Grid sample, naming `version` of the seeded secret rather
+/// than the version id the sample was written with.
+fn near_expiry_about(dir: &Path, vault_host: &str, version: &str) -> PathBuf {
+    let mut request = sample("azure-event-grid-secret-near-expiry.json");
+    let body = request["body"].as_str().expect("a body");
+    let mut events: Value = serde_json::from_str(body).expect("JSON events");
+    let data = &mut events[0]["data"];
+    data["Version"] = version.into();
+    data["Id"] = format!("https://{vault_host}/secrets/payments-db/{version}").into();
+    request["body"] = events.to_string().into();
+    let path = dir.join("near-expiry.json");
+    std::fs::write(&path, request.to_string()).expect("write the event");
+    path
+}
+
+#[tokio::test]
+async fn a_key_vault_near_expiry_event_sets_one_new_version_in_azure() {
+    let azure = FakeKeyVault::start()
+        .await
+        .expect("the Key Vault fake starts");
+    let vault = azure.create_vault("rekey-demo-kv");
+    azure.register_client_secret(AZURE_CLIENT, AZURE_SECRET);
+    let old = azure.seed(
+        "rekey-demo-kv",
+        "payments-db",
+        "old-payments-value",
+        &[("rekey:policy", "demo")],
+    );
+    let host = azure.vault_host("rekey-demo-kv");
+    let workspace = Workspace::new(&format!(
+        r#"
+[stores]
+local = false
+
+[stores.azure_key_vault]
+vaults = ["{vault}"]
+tenant_id = "{tenant}"
+client_id = "{AZURE_CLIENT}"
+credential = {{ type = "client-secret" }}
+authority_host = "{authority}"
+ca_file = "{ca}"
+resolve = {{ "{host}" = "127.0.0.1" }}
+max_retries = 0
+
+[azure.event_grid]
+topics = ["{GRID_TOPIC}"]
+{POLICY}"#,
+        tenant = azure.tenant_id(),
+        authority = azure.authority_host(),
+        ca = azure.ca_file().display(),
+    ));
+    let notice = near_expiry_about(workspace.dir.path(), &host, &old.id);
+
+    let first = workspace.answer(&notice).await;
+    assert_eq!(first["statusCode"], 200, "{first}");
+    let body: Value = serde_json::from_str(first["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(body["events"][0]["outcome"], "rotated", "{body}");
+
+    let versions = azure.versions("rekey-demo-kv", "payments-db");
+    assert_eq!(versions.len(), 2, "one new version: {versions:?}");
+    let (before, newest) = (&versions[0], &versions[1]);
+    assert_eq!(before.id, old.id);
+    assert!(
+        before.enabled,
+        "the old value works through its grace period"
+    );
+    assert_eq!(before.value, "old-payments-value");
+    assert_eq!(
+        before.tags.get("rekey-stage").map(String::as_str),
+        Some("previous")
+    );
+    assert_eq!(
+        newest.tags.get("rekey-stage").map(String::as_str),
+        Some("current")
+    );
+    assert_eq!(
+        newest.tags.get("rekey:policy").map(String::as_str),
+        Some("demo")
+    );
+    assert_eq!(newest.value.chars().count(), 24);
+    assert!(
+        newest.expires.is_some(),
+        "the new version expires, so the next notice comes"
+    );
+    assert!(!first.to_string().contains(&newest.value));
+
+    let again = workspace.answer(&notice).await;
+    let body: Value = serde_json::from_str(again["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(body["events"][0]["outcome"], "duplicate", "{body}");
+    assert_eq!(azure.versions("rekey-demo-kv", "payments-db").len(), 2);
+}
