@@ -12,6 +12,12 @@ between them (50 concurrent `ADD uses :1` lost updates, two conditional puts
 could both succeed). Serialising requests gives back the atomicity the
 ledger relies on; connections are still accepted concurrently.
 
+moto has no STS `GetWebIdentityToken` (IAM outbound identity federation);
+with `REKEY_TEST_WEB_IDENTITY_TOKEN` set, this wrapper answers it as the STS
+Query API does, with that token, after checking the call names an audience
+and a signing algorithm, so rekey's Azure credential can be tested from the
+AWS side through the real SDK.
+
 Every AWS request is counted by service action (`secretsmanager.GetSecretValue`,
 `iam.CreateAccessKey`); `GET /rekey-test/calls` answers the counts since the
 last such request as JSON and starts afresh, so a test can tell what a flow
@@ -20,7 +26,10 @@ cost in API calls.
 
 import io
 import json
+import os
 import sys
+import uuid
+from datetime import datetime, timedelta, timezone
 import threading
 from collections import Counter
 from urllib.parse import parse_qs
@@ -55,6 +64,40 @@ def action(environ):
     return f"{service}.{name}"
 
 
+WEB_IDENTITY_TOKEN = os.environ.get("REKEY_TEST_WEB_IDENTITY_TOKEN")
+
+
+def web_identity_token(environ, start_response):
+    """STS GetWebIdentityToken, as the Query API answers it (XML)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    form = parse_qs(environ["wsgi.input"].read(length).decode("utf-8", "replace"))
+    audience = form.get("Audience.member.1")
+    algorithm = (form.get("SigningAlgorithm") or [""])[0]
+    request_id = str(uuid.uuid4())
+    if not audience or algorithm not in ("RS256", "ES384"):
+        body = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<Error><Type>Sender</Type><Code>ValidationError</Code>"
+            "<Message>Audience and SigningAlgorithm (RS256 or ES384) are required</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        start_response("400 Bad Request", [("Content-Type", "text/xml")])
+        return [body.encode()]
+    seconds = int((form.get("DurationSeconds") or ["300"])[0])
+    expires = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    body = (
+        '<GetWebIdentityTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<GetWebIdentityTokenResult>"
+        f"<WebIdentityToken>{WEB_IDENTITY_TOKEN}</WebIdentityToken>"
+        f"<Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>"
+        "</GetWebIdentityTokenResult>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</GetWebIdentityTokenResponse>"
+    )
+    start_response("200 OK", [("Content-Type", "text/xml")])
+    return [body.encode()]
+
+
 class OneAtATime:
     """A WSGI app that runs the wrapped app for one request at a time and
     counts the AWS actions called."""
@@ -71,7 +114,10 @@ class OneAtATime:
                 self._calls = Counter()
                 start_response("200 OK", [("Content-Type", "application/json")])
                 return [body]
-            self._calls[action(environ)] += 1
+            called = action(environ)
+            self._calls[called] += 1
+            if called == "sts.GetWebIdentityToken" and WEB_IDENTITY_TOKEN:
+                return web_identity_token(environ, start_response)
             response = self._app(environ, start_response)
             try:
                 return list(response)

@@ -49,8 +49,9 @@ impl Workspace {
 
     /// `rekey invoke rekey-rotate --event EVENT`, with nothing from the
     /// host's environment but what the test gives.
-    async fn invoke(&self, event: &Path) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rekey"))
+    fn command(&self, event: &Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+        command
             .args(["invoke", "rekey-rotate", "--event"])
             .arg(event)
             .arg("--config")
@@ -60,14 +61,16 @@ impl Workspace {
             .env_clear()
             .env("HOME", self.dir.path())
             .env(rekey_rotate::EVENT_GRID_SECRET_ENV, GRID_SECRET)
-            .env(rekey_azure::CLIENT_SECRET_ENV, AZURE_SECRET)
-            .output()
-            .await
-            .expect("rekey runs")
+            .env(rekey_azure::CLIENT_SECRET_ENV, AZURE_SECRET);
+        command
     }
 
     async fn answer(&self, event: &Path) -> Value {
-        let output = self.invoke(event).await;
+        Self::parse(&self.command(event).output().await.expect("rekey runs"))
+    }
+
+    /// The JSON answer of a successful run, checked to hold no secret.
+    fn parse(output: &Output) -> Value {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -236,4 +239,73 @@ topics = ["{GRID_TOPIC}"]
     let body: Value = serde_json::from_str(again["body"].as_str().expect("body")).expect("JSON");
     assert_eq!(body["events"][0]["outcome"], "duplicate", "{body}");
     assert_eq!(azure.versions("rekey-demo-kv", "payments-db").len(), 2);
+}
+
+#[tokio::test]
+async fn key_vault_is_reached_with_the_functions_aws_identity() {
+    // The token STS issues for the function's role; the app registration's
+    // federated credential trusts it. It is a test value, not a signed JWT:
+    // the fake Entra endpoint compares it, as Entra checks its signature.
+    let token = "eyJhbGciOiJSUzI1NiJ9.rekey-test-aws-web-identity.c2lnbmF0dXJl";
+    let moto = rekey_e2e::Moto::start_with_env(&[("REKEY_TEST_WEB_IDENTITY_TOKEN", token)])
+        .await
+        .expect("moto must start");
+    let azure = FakeKeyVault::start()
+        .await
+        .expect("the Key Vault fake starts");
+    let vault = azure.create_vault("rekey-demo-kv");
+    azure.register_federated_token(AZURE_CLIENT, token);
+    let old = azure.seed(
+        "rekey-demo-kv",
+        "payments-db",
+        "old-payments-value",
+        &[("rekey:policy", "demo")],
+    );
+    let host = azure.vault_host("rekey-demo-kv");
+    let workspace = Workspace::new(&format!(
+        r#"
+[stores]
+local = false
+
+[stores.azure_key_vault]
+vaults = ["{vault}"]
+tenant_id = "{tenant}"
+client_id = "{AZURE_CLIENT}"
+credential = {{ type = "aws-web-identity" }}
+authority_host = "{authority}"
+ca_file = "{ca}"
+resolve = {{ "{host}" = "127.0.0.1" }}
+max_retries = 0
+
+[azure.event_grid]
+topics = ["{GRID_TOPIC}"]
+{POLICY}"#,
+        tenant = azure.tenant_id(),
+        authority = azure.authority_host(),
+        ca = azure.ca_file().display(),
+    ));
+    let notice = near_expiry_about(workspace.dir.path(), &host, &old.id);
+    moto.take_calls().await.expect("reset the call counts");
+
+    let mut command = workspace.command(&notice);
+    command
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove(rekey_azure::CLIENT_SECRET_ENV);
+    let answer = Workspace::parse(&command.output().await.expect("rekey runs"));
+
+    let body: Value = serde_json::from_str(answer["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(body["events"][0]["outcome"], "rotated", "{body}");
+    assert_eq!(azure.versions("rekey-demo-kv", "payments-db").len(), 2);
+    let calls = moto.take_calls().await.expect("call counts");
+    assert!(
+        calls
+            .get("sts.GetWebIdentityToken")
+            .is_some_and(|n| *n >= 1),
+        "the Entra token came from an AWS web identity token: {calls:?}"
+    );
+    assert!(azure.tokens_issued() >= 1);
 }

@@ -260,9 +260,16 @@ impl Config {
         Ok(config)
     }
 
-    /// Whether a store, the ledger or the event bus lives in AWS.
+    /// Whether a store, the ledger or the event bus lives in AWS, or Azure
+    /// is reached with the functions' AWS identity.
     pub fn needs_aws(&self) -> bool {
+        let azure_from_aws = self
+            .stores
+            .azure_key_vault
+            .as_ref()
+            .is_some_and(|azure| azure.credential.web_identity_audience().is_some());
         self.stores.aws_secrets_manager
+            || azure_from_aws
             || matches!(self.ledger, LedgerSettings::Dynamodb { .. })
             || self.events_bus().is_some()
     }
@@ -328,7 +335,7 @@ mod tests {
 
     #[test]
     fn the_shipped_examples_parse() {
-        for example in ["local.toml", "aws.toml"] {
+        for example in ["local.toml", "aws.toml", "multi-cloud.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../examples")
                 .join(example);

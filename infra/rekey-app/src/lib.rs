@@ -7,6 +7,7 @@
 //! Lambda functions run in (`REKEY_CONFIG`, `REKEY_DATA_DIR`, and the
 //! standard AWS variables, `AWS_ENDPOINT_URL` included).
 
+mod aws_web_identity;
 mod config;
 mod env_secret;
 pub mod triggers;
@@ -115,7 +116,7 @@ impl App {
                 .with_sessions(Arc::new(rekey_aws::IamRoleSessions::new(aws)));
         }
         engine = with_gcp(engine, &config).await?;
-        engine = with_azure(engine, &config, clock.clone())?;
+        engine = with_azure(engine, &config, clock.clone(), aws.as_ref())?;
         let publisher = match (config.events_bus(), &aws) {
             (Some(bus), Some(aws)) => Some(rekey_aws::EventBridgePublisher::new(aws, bus)),
             (Some(_), None) => anyhow::bail!("publishing to an EventBridge bus needs AWS"),
@@ -230,13 +231,26 @@ async fn with_gcp(engine: Engine, config: &Config) -> anyhow::Result<Engine> {
 }
 
 /// Adds the Azure Key Vault store when the configuration names
-/// `[stores.azure_key_vault]`.
-fn with_azure(engine: Engine, config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Engine> {
+/// `[stores.azure_key_vault]`; its `aws-web-identity` credential asks STS,
+/// as `aws` says, for the federated tokens Entra takes.
+fn with_azure(
+    engine: Engine,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    aws: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<Engine> {
     let Some(settings) = &config.stores.azure_key_vault else {
         return Ok(engine);
     };
-    let clients = rekey_azure::AzureClients::connect(settings)
-        .context("failed to set up the Key Vault clients of [stores.azure_key_vault]")?;
+    let clients = match (settings.credential.web_identity_audience(), aws) {
+        (Some(audience), Some(aws)) => {
+            let tokens = aws_web_identity::StsWebIdentity::new(aws, audience);
+            rekey_azure::AzureClients::connect_with_assertion(settings, Arc::new(tokens))
+        }
+        _ => rekey_azure::AzureClients::connect(settings),
+    };
+    let clients =
+        clients.context("failed to set up the Key Vault clients of [stores.azure_key_vault]")?;
     let store = rekey_azure::KeyVaultStore::new(Arc::new(clients))
         .with_policies(config.policies.clone())
         .with_clock(clock);

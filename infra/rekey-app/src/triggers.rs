@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn the_shipped_example_parses() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/native-triggers.toml");
+            .join("../../examples/multi-cloud.toml");
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
 
         assert!(

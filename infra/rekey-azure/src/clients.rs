@@ -1,7 +1,10 @@
 //! One `SecretClient` per configured vault, all sharing one credential and
 //! one transport built from [`AzureSettings`].
 
+use std::sync::Arc;
+
 use azure_core::http::Url;
+use azure_identity::ClientAssertion;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 
 use crate::{AzureSettings, ConnectError, credential, transport};
@@ -24,8 +27,25 @@ impl AzureClients {
     /// Sends nothing: the first call to a vault meets its 401 challenge and
     /// only then asks Entra for a token.
     pub fn connect(settings: &AzureSettings) -> Result<Self, ConnectError> {
+        Self::build(settings, None)
+    }
+
+    /// As [`AzureClients::connect`], with `assertion` answering the
+    /// `aws-web-identity` credential's requests for federated tokens (AWS
+    /// STS web identity tokens, in rekey's app layer).
+    pub fn connect_with_assertion(
+        settings: &AzureSettings,
+        assertion: Arc<dyn ClientAssertion>,
+    ) -> Result<Self, ConnectError> {
+        Self::build(settings, Some(assertion))
+    }
+
+    fn build(
+        settings: &AzureSettings,
+        assertion: Option<Arc<dyn ClientAssertion>>,
+    ) -> Result<Self, ConnectError> {
         let options = transport::client_options(settings)?;
-        let credential = credential::credential(settings, options.clone())?;
+        let credential = credential::credential(settings, options.clone(), assertion)?;
 
         let mut vaults = Vec::with_capacity(settings.vaults.len());
         for url in &settings.vaults {
@@ -63,7 +83,12 @@ impl AzureClients {
     /// configured URL may carry (a private endpoint, the test fake).
     pub(crate) fn client(&self, vault: &str) -> Option<&SecretClient> {
         let exact = self.vaults.iter().find(|(url, _)| url == vault);
-        let host = |url: &str| Url::parse(url).ok()?.host_str().map(str::to_ascii_lowercase);
+        let host = |url: &str| {
+            Url::parse(url)
+                .ok()?
+                .host_str()
+                .map(str::to_ascii_lowercase)
+        };
         let same_host = || {
             let wanted = host(vault)?;
             self.vaults

@@ -24,6 +24,12 @@ pub enum ConnectError {
         /// The setting it needs.
         setting: &'static str,
     },
+    /// The `aws-web-identity` credential was asked for without a source of
+    /// AWS web identity tokens.
+    #[error(
+        "the aws-web-identity credential needs the function's AWS configuration to ask STS for tokens; build the clients through rekey's configuration"
+    )]
+    NoAssertionSource,
     /// The client secret's environment variable is unset or empty.
     #[error("the client-secret credential reads its secret from {0}, which is not set")]
     MissingClientSecret(String),

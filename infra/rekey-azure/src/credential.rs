@@ -7,17 +7,34 @@ use std::sync::Arc;
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::ClientOptions;
 use azure_identity::{
-    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
-    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
 use crate::{AzureSettings, CLIENT_SECRET_ENV, ConnectError, CredentialSettings};
 
-/// Builds the credential; reads `AZURE_CLIENT_SECRET` for `client-secret`.
+/// A shared source of client assertions (federated tokens).
+#[derive(Clone, Debug)]
+struct Shared(Arc<dyn ClientAssertion>);
+
+#[async_trait::async_trait]
+impl ClientAssertion for Shared {
+    async fn secret(
+        &self,
+        options: Option<azure_core::http::ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        self.0.secret(options).await
+    }
+}
+
+/// Builds the credential; reads `AZURE_CLIENT_SECRET` for `client-secret`,
+/// asks `assertion` for federated tokens for `aws-web-identity`.
 pub(crate) fn credential(
     settings: &AzureSettings,
     client_options: ClientOptions,
+    assertion: Option<Arc<dyn ClientAssertion>>,
 ) -> Result<Arc<dyn TokenCredential>, ConnectError> {
     let sdk = |what| {
         move |e: azure_core::Error| ConnectError::Sdk {
@@ -52,6 +69,18 @@ pub(crate) fn credential(
             };
             WorkloadIdentityCredential::new(Some(options))
                 .map_err(sdk("workload identity credential"))?
+        }
+        CredentialSettings::AwsWebIdentity { .. } => {
+            let (tenant, client) = app(settings, "aws-web-identity")?;
+            let assertion = assertion.ok_or(ConnectError::NoAssertionSource)?;
+            let options = ClientAssertionCredentialOptions { client_options };
+            ClientAssertionCredential::new(
+                tenant.to_owned(),
+                client.to_owned(),
+                Shared(assertion),
+                Some(options),
+            )
+            .map_err(sdk("client assertion credential"))?
         }
         CredentialSettings::ManagedIdentity => {
             let options = ManagedIdentityCredentialOptions {

@@ -8,8 +8,8 @@
 //!
 //! - [`AzureSettings`] names the vaults, the tenant and client ids, the
 //!   [`CredentialSettings`] (client secret from `AZURE_CLIENT_SECRET`,
-//!   workload identity from a token file, managed identity, or the
-//!   developer's CLI sign-in), the authority host, an extra CA file and
+//!   workload identity from a token file, the AWS identity rekey's
+//!   functions run as, managed identity, or the developer's CLI sign-in), the authority host, an extra CA file and
 //!   pinned host names;
 //! - [`AzureClients`] holds one `SecretClient` per vault, sharing one
 //!   credential and one `reqwest` transport;
@@ -57,8 +57,12 @@ pub mod tags;
 mod transport;
 mod vault_calls;
 
+pub use azure_identity::ClientAssertion;
 pub use clients::AzureClients;
 pub use connect_error::ConnectError;
 pub use locator::COMPANION_SUFFIX;
-pub use settings::{AzureSettings, CLIENT_SECRET_ENV, CredentialSettings, PUBLIC_AUTHORITY_HOST};
+pub use settings::{
+    AzureSettings, CLIENT_SECRET_ENV, CredentialSettings, FEDERATION_AUDIENCE,
+    PUBLIC_AUTHORITY_HOST,
+};
 pub use store::KeyVaultStore;

@@ -27,6 +27,9 @@ pub const PUBLIC_AUTHORITY_HOST: &str = "https://login.microsoftonline.com/";
 /// The environment variable the `client-secret` credential reads.
 pub const CLIENT_SECRET_ENV: &str = "AZURE_CLIENT_SECRET";
 
+/// The audience Entra expects of a federated token by default.
+pub const FEDERATION_AUDIENCE: &str = "api://AzureADTokenExchange";
+
 /// Where rekey finds its vaults and how it authenticates to them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,11 +85,37 @@ pub enum CredentialSettings {
         /// The file holding the federated token; re-read on every exchange.
         token_file: PathBuf,
     },
+    /// The AWS identity rekey's functions run as: a web identity token from
+    /// AWS STS `GetWebIdentityToken` (IAM outbound identity federation),
+    /// exchanged for an Entra token through the app registration's
+    /// federated credential, so no secret is stored anywhere. The token
+    /// source comes from the caller
+    /// ([`crate::AzureClients::connect_with_assertion`]); rekey's app layer
+    /// gives it the function's AWS configuration.
+    AwsWebIdentity {
+        /// The token's audience, which the federated credential expects;
+        /// default [`FEDERATION_AUDIENCE`].
+        #[serde(default)]
+        audience: Option<String>,
+    },
     /// The managed identity of the Azure host rekey runs on.
     ManagedIdentity,
     /// The developer's own sign-in: the Azure CLI, then the Azure
     /// Developer CLI. For laptops.
     Developer,
+}
+
+impl CredentialSettings {
+    /// The audience of the web identity token an `aws-web-identity`
+    /// credential asks AWS for; `None` for the other credentials.
+    pub fn web_identity_audience(&self) -> Option<&str> {
+        match self {
+            Self::AwsWebIdentity { audience } => {
+                Some(audience.as_deref().unwrap_or(FEDERATION_AUDIENCE))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
