@@ -213,3 +213,38 @@ async fn two_engines_rotating_at_once_make_exactly_one_version() {
         .collect();
     assert_eq!(current.len(), 1);
 }
+
+#[tokio::test]
+async fn a_leaked_value_is_replaced_and_its_version_disabled_at_once() {
+    // A week of grace that a leak must not wait for.
+    let rig = rig::rig_with(&rig::client_secret(), 0, "7d").await;
+    let engine = Engine::new(rig.policies.clone(), Arc::new(MemoryLedger::default()))
+        .with_store(rig.store.clone())
+        .with_audit(Arc::new(MemoryAudit::default()));
+    let leaked = rig.fake.versions(VAULT, SECRET)[0].clone();
+    let finding = rekey_core::anomaly::Finding {
+        source: "log-scanner".into(),
+        id: "scan-0001".into(),
+        subject: rekey_core::anomaly::Subject::Value(SecretValue::new(FIRST_VALUE.into())),
+    };
+
+    let responses = engine.respond(&finding).await.expect("respond");
+
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(responses[0].credential, rig.id);
+    assert!(responses[0].rotated.is_some(), "{responses:?}");
+    let versions = rig.fake.versions(VAULT, SECRET);
+    assert_eq!(versions.len(), 2, "one replacement: {versions:?}");
+    let (old, new) = (&versions[0], &versions[1]);
+    assert_eq!(old.id, leaked.id);
+    assert!(
+        !old.enabled,
+        "the leaked version is disabled now, not after grace"
+    );
+    assert!(new.enabled);
+    assert_ne!(new.value, FIRST_VALUE);
+    assert_eq!(
+        new.tags.get("rekey-stage").map(String::as_str),
+        Some("current")
+    );
+}

@@ -19,6 +19,7 @@ fn engine(rig: &Rig, ledger: Arc<MemoryLedger>, clock: Arc<ManualClock>) -> Engi
     Engine::new(policies, ledger)
         .with_store(Arc::new(rig.store()))
         .with_clock(clock)
+        .with_audit(Arc::new(rekey_core::audit::MemoryAudit::default()))
 }
 
 /// A managed secret whose only version is two days old: due.
@@ -150,4 +151,39 @@ async fn two_engines_rotating_at_once_add_exactly_one_version() {
     assert_eq!(rig.fake.versions(PROJECT, "db").len(), 2, "one new version");
     assert_eq!(rig.fake.calls("AddSecretVersion"), 1);
     assert_eq!(rig.fake.aliases(PROJECT, "db").get("current"), Some(&2));
+}
+
+#[tokio::test]
+async fn a_leaked_value_is_replaced_and_its_version_disabled_at_once() {
+    let rig = Rig::start().await;
+    let id = rig.managed("leaky", "demo", "leaked-value-0001");
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    // A week of grace that a leak must not wait for.
+    let policies: PolicySet =
+        toml::from_str("[demo]\nmax_age = \"30d\"\ngrace_period = \"7d\"").expect("policies");
+    let engine = Engine::new(policies, Arc::new(MemoryLedger::default()))
+        .with_clock(clock)
+        .with_store(Arc::new(rig.store()))
+        .with_audit(Arc::new(rekey_core::audit::MemoryAudit::default()));
+    let finding = rekey_core::anomaly::Finding {
+        source: "log-scanner".into(),
+        id: "scan-0001".into(),
+        subject: rekey_core::anomaly::Subject::Value(rekey_core::SecretValue::new(
+            "leaked-value-0001".into(),
+        )),
+    };
+
+    let responses = engine.respond(&finding).await.expect("respond");
+
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(responses[0].credential, id);
+    assert!(responses[0].rotated.is_some(), "{responses:?}");
+    assert_eq!(
+        rig.fake.versions(PROJECT, "leaky"),
+        vec![(1, VersionState::Disabled), (2, VersionState::Enabled)],
+        "the leaked version is disabled now, not after its grace period"
+    );
+    let aliases = rig.fake.aliases(PROJECT, "leaky");
+    assert_eq!(aliases.get("current"), Some(&2), "{aliases:?}");
+    assert_eq!(aliases.get("previous"), None, "{aliases:?}");
 }
