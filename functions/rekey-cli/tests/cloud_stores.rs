@@ -309,3 +309,75 @@ topics = ["{GRID_TOPIC}"]
     );
     assert!(azure.tokens_issued() >= 1);
 }
+
+#[tokio::test]
+async fn concurrent_deliveries_of_a_rotate_notice_add_exactly_one_version() {
+    let gcp = FakeGcp::start().await;
+    gcp.create_secret(
+        "rekey-demo",
+        "payments-db",
+        &[("rekey-policy", "demo")],
+        &[],
+        Some("old-payments-value"),
+    );
+    gcp.backdate(
+        "rekey-demo",
+        "payments-db",
+        1,
+        std::time::Duration::from_secs(3 * 365 * 24 * 3600),
+    );
+    let workspace = Workspace::new(&format!(
+        r#"
+[stores]
+local = false
+
+[stores.gcp_secret_manager]
+projects = ["rekey-demo"]
+secret_manager_endpoint = "{url}"
+iam_endpoint = "{url}"
+credentials = "anonymous"
+
+[gcp.notifications]
+subscriptions = ["projects/rekey-demo/subscriptions/rekey-rotate-push"]
+{POLICY}"#,
+        url = gcp.url()
+    ));
+    // Pub/Sub redelivers the same message, and a second rotation notice
+    // may come with its own id: two of each, all at once.
+    let redelivered = sample_path("gcp-secret-manager-rotate.json");
+    let mut other = sample("gcp-secret-manager-rotate.json");
+    other["message"]["messageId"] = "9876543210999999".into();
+    other["message"]["message_id"] = "9876543210999999".into();
+    let other_path = workspace.dir.path().join("other-notice.json");
+    std::fs::write(&other_path, other.to_string()).expect("write the notice");
+
+    let runs = [&redelivered, &redelivered, &other_path, &other_path]
+        .map(|path| workspace.command(path).output());
+    let outputs = futures::future::join_all(runs).await;
+
+    let mut rotated = 0;
+    for output in outputs {
+        let output = output.expect("rekey runs");
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
+        match answer["outcome"].as_str() {
+            Some("rotated") => rotated += 1,
+            Some("duplicate" | "already-rotated") => {}
+            // A delivery that met another's rotation claim is refused as
+            // retryable; Pub/Sub delivers it again later.
+            _ => assert!(
+                !output.status.success()
+                    && matches!(
+                        answer["errorType"].as_str(),
+                        Some("Rekey.Conflict" | "Rekey.Retryable")
+                    ),
+                "{answer}"
+            ),
+        }
+    }
+    assert_eq!(rotated, 1, "exactly one delivery rotates");
+    assert_eq!(
+        gcp.versions("rekey-demo", "payments-db").len(),
+        2,
+        "exactly one new version"
+    );
+}
