@@ -73,7 +73,7 @@ enum Command {
         /// The credential: a local name, or a Secrets Manager ARN or name.
         credential: String,
         /// Its provider.
-        #[arg(long, default_value = "local", value_parser = ["local", "aws-secrets-manager"])]
+        #[arg(long, default_value = "local", value_parser = ["local", "aws-secrets-manager", "gcp-secret-manager", "azure-key-vault"])]
         provider: String,
     },
 }
@@ -210,10 +210,17 @@ fn apply_override(event: &mut serde_json::Value, assignment: &str) -> anyhow::Re
     let object = event
         .as_object_mut()
         .context("--set needs an event that is a JSON object")?;
-    object.insert(
-        field.to_owned(),
-        serde_json::Value::String(value.to_owned()),
-    );
+    // Only a field the event has: a misspelt one would otherwise leave the
+    // sample's own value in place and act on the sample's credential.
+    let Some(slot) = object.get_mut(field) else {
+        let mut fields: Vec<&str> = object.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        anyhow::bail!(
+            "--set {field}: the event has no top-level field `{field}`; it has {}",
+            fields.join(", ")
+        );
+    };
+    *slot = serde_json::Value::String(value.to_owned());
     Ok(())
 }
 

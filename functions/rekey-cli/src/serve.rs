@@ -51,14 +51,19 @@ pub async fn run(functions: Functions, args: ServeArgs) -> anyhow::Result<()> {
         "local mode listens on loopback only; {} is not a loopback address",
         args.listen
     );
+    let every = args
+        .every
+        .unwrap_or(functions.app().config().schedule.every);
+    anyhow::ensure!(
+        every >= rekey_app::MIN_SWEEP_INTERVAL,
+        "--every must be at least 1s, not {}",
+        humantime::format_duration(every)
+    );
     for created in functions.app().seed().await? {
         tracing::info!(credential = %created, "seeded credential");
     }
 
     let functions = Arc::new(functions);
-    let every = args
-        .every
-        .unwrap_or(functions.app().config().schedule.every);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
@@ -137,7 +142,13 @@ async fn invoke_named(
             &format!("unknown function; the functions are {known}"),
         );
     };
-    match parse_body(&body) {
+    // The Invoke API's payload is optional; the AWS CLI sends none without
+    // --payload, and Lambda hands the function `{}` then.
+    let event = match body.is_empty() {
+        true => Ok(json!({})),
+        false => parse_body(&body),
+    };
+    match event {
         Ok(event) => invoke(&functions, function, event).await,
         Err(message) => refuse(StatusCode::BAD_REQUEST, &message),
     }

@@ -327,6 +327,26 @@ fn invoke_refuses_bad_input_with_a_typed_error() {
         bad.to_str().expect("utf-8"),
     ]);
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("rekey-rotate, rekey-sweep"));
+
+    let create = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/secretsmanager-rotation-create.json"
+    );
+    let misspelt = workspace.run(&[
+        "invoke",
+        "rekey-rotate",
+        "--event",
+        create,
+        "--set",
+        "SecretID=my-secret",
+    ]);
+    assert!(!misspelt.status.success());
+    let stderr = String::from_utf8_lossy(&misspelt.stderr);
+    assert!(
+        stderr.contains("no top-level field `SecretID`") && stderr.contains("SecretId"),
+        "{stderr}"
+    );
+    assert!(misspelt.stdout.is_empty(), "nothing was invoked");
 }
 
 #[test]
@@ -349,6 +369,12 @@ fn the_http_listener_routes_events_and_refuses_bad_requests() {
             .0,
         200
     );
+    let (status, body) = server.request("POST", path, b"");
+    assert_eq!(
+        status, 200,
+        "no payload is `{{}}`, as Lambda's Invoke takes it: {body}"
+    );
+    assert!(body.contains("\"examined\":2"), "{body}");
     assert_eq!(
         server
             .request("POST", "/2015-03-31/functions/nope/invocations", b"{}")
@@ -362,6 +388,23 @@ fn the_http_listener_routes_events_and_refuses_bad_requests() {
         413
     );
     assert_eq!(server.request("GET", "/healthz", b"").0, 200);
+}
+
+#[test]
+fn serve_refuses_a_sweep_interval_under_a_second_before_touching_anything() {
+    let workspace = Workspace::new(FAST);
+
+    let output = workspace.run(&["serve", "--every", "0s"]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 1s"), "{stderr}");
+    let inventory = workspace.run(&["inventory", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&inventory.stdout).trim(),
+        "[]",
+        "nothing was seeded"
+    );
 }
 
 #[test]

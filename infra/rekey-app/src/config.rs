@@ -10,6 +10,10 @@ use std::time::Duration;
 use rekey_core::PolicySet;
 use serde::Deserialize;
 
+/// The shortest interval `rekey serve` sweeps at: shorter ones only
+/// busy-loop the store.
+pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The largest configuration file rekey reads.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
@@ -18,12 +22,12 @@ pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("failed to read config file {path}: {source}")]
+    #[error("failed to read config file {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (part of this message, so not repeated as a source).
+        cause: std::io::Error,
     },
     /// The file is larger than [`MAX_CONFIG_BYTES`].
     #[error("config file {path} is larger than {MAX_CONFIG_BYTES} bytes")]
@@ -40,12 +44,13 @@ pub enum ConfigError {
         message: String,
     },
     /// A policy is unusable.
-    #[error("config file {path}: {source}")]
+    #[error("config file {path}: {problem}")]
     Policy {
         /// The file.
         path: String,
-        /// What is wrong with the policy.
-        source: rekey_core::PolicyError,
+        /// What is wrong with the policy (part of this message, so not
+        /// repeated as a source).
+        problem: rekey_core::PolicyError,
     },
     /// A seed credential names a policy that is not defined.
     #[error("config file {path}: seed credential `{name}` names undefined policy `{policy}`")]
@@ -238,9 +243,9 @@ impl Config {
     /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let read = |source| ConfigError::Read {
+        let read = |cause| ConfigError::Read {
             path: shown.clone(),
-            source,
+            cause,
         };
         let size = std::fs::metadata(path).map_err(read)?.len();
         if size > MAX_CONFIG_BYTES {
@@ -285,9 +290,9 @@ impl Config {
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         self.policies
             .validate()
-            .map_err(|source| ConfigError::Policy {
+            .map_err(|problem| ConfigError::Policy {
                 path: origin.into(),
-                source,
+                problem,
             })?;
         for seed in &self.seed {
             if self.policies.get(&seed.policy).is_none() {
@@ -312,6 +317,9 @@ impl Config {
         }
         if self.engine.concurrency == 0 {
             return inconsistent("engine.concurrency must be at least 1");
+        }
+        if self.schedule.every < MIN_SWEEP_INTERVAL {
+            return inconsistent("schedule.every must be at least 1s");
         }
         if let Err(message) = self.gcp.validate().and_then(|()| self.azure.validate()) {
             return inconsistent(&message);

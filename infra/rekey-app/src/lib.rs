@@ -23,8 +23,8 @@ use rekey_core::{
 use rekey_local::{LocalDb, LocalLedger, LocalStore};
 
 pub use config::{
-    Config, ConfigError, EngineSettings, LedgerSettings, MAX_CONFIG_BYTES, ScheduleSettings, Seed,
-    Stores,
+    Config, ConfigError, EngineSettings, LedgerSettings, MAX_CONFIG_BYTES, MIN_SWEEP_INTERVAL,
+    ScheduleSettings, Seed, Stores,
 };
 pub use env_secret::ARN_SUFFIX;
 

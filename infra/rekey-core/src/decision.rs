@@ -100,12 +100,21 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
+/// `by` after `at`, or the last moment a date can hold when that is past
+/// it: a due time never overflows, whatever a policy says.
+fn later(at: OffsetDateTime, by: std::time::Duration) -> OffsetDateTime {
+    time::Duration::try_from(by)
+        .ok()
+        .and_then(|by| at.checked_add(by))
+        .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
+}
+
 /// When the current value of `credential` falls due under `policy`.
 /// `None` when there is no current value (it is due now).
 pub fn rotation_due(credential: &Credential, policy: &Policy) -> Option<OffsetDateTime> {
     credential
         .version_at(Stage::Current)
-        .map(|v| v.created_at + policy.max_age)
+        .map(|v| later(v.created_at, policy.max_age))
 }
 
 /// Decides what a timer should do with `credential`: rotate it when its
@@ -123,7 +132,7 @@ pub fn decide(credential: &Credential, policy: &Policy, now: OffsetDateTime) -> 
         };
     };
 
-    let due = current.created_at + policy.max_age;
+    let due = later(current.created_at, policy.max_age);
     if now >= due {
         return Decision::Rotate {
             reason: RotateReason::MaxAgeReached,
@@ -132,7 +141,7 @@ pub fn decide(credential: &Credential, policy: &Policy, now: OffsetDateTime) -> 
 
     // The current version was created moments before it was promoted, so its
     // creation time starts the previous value's grace period.
-    let retire_at = current.created_at + policy.grace_period;
+    let retire_at = later(current.created_at, policy.grace_period);
     if let Some(previous) = credential.version_at(Stage::Previous) {
         if now >= retire_at {
             return Decision::Retire {
@@ -252,6 +261,28 @@ mod tests {
             Decision::Skip {
                 reason: SkipReason::RotationDisabled
             }
+        );
+    }
+
+    #[test]
+    fn durations_past_what_a_date_holds_never_overflow() {
+        let mut huge = policy();
+        huge.max_age = Duration::from_secs(u64::MAX / 4);
+        huge.grace_period = huge.max_age;
+        let c = credential(&[
+            ("v2", &[Stage::Current], T0),
+            ("v1", &[Stage::Previous], T0),
+        ]);
+
+        assert!(matches!(
+            decide(&c, &huge, T0),
+            Decision::Skip {
+                reason: SkipReason::NotDue(_)
+            }
+        ));
+        assert_eq!(
+            rotation_due(&c, &huge),
+            Some(time::PrimitiveDateTime::MAX.assume_utc())
         );
     }
 }

@@ -105,15 +105,28 @@ pub enum PolicyError {
     /// A policy's maximum age is zero.
     #[error("policy `{0}` has a zero max_age")]
     ZeroMaxAge(String),
+    /// A policy's duration is longer than [`MAX_DURATION`].
+    #[error("policy `{name}` has a {key} longer than 100 years")]
+    TooLong {
+        /// The policy's name.
+        name: String,
+        /// The key (`max_age`, `grace_period`, `stale_after`).
+        key: &'static str,
+    },
     /// A policy's generator cannot make values.
-    #[error("policy `{name}` has an unusable generator: {source}")]
+    #[error("policy `{name}` has an unusable generator: {problem}")]
     Generator {
         /// The policy's name.
         name: String,
-        /// What is wrong with the generator.
-        source: crate::GeneratorError,
+        /// What is wrong with the generator (part of this message, so not
+        /// repeated as a source).
+        problem: crate::GeneratorError,
     },
 }
+
+/// The longest duration a policy takes: a hundred years. Longer ones are a
+/// typo, and past a few hundred thousand years a date cannot hold them.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 366 * 24 * 3600);
 
 impl Policy {
     /// A copy of this policy with the `rekey:` tags of a credential applied.
@@ -133,7 +146,13 @@ impl Policy {
             tag: tag.into(),
             reason,
         };
-        let duration = |v: &str| humantime::parse_duration(v).map_err(|e| invalid(e.to_string()));
+        let duration = |v: &str| {
+            let parsed = humantime::parse_duration(v).map_err(|e| invalid(e.to_string()))?;
+            match parsed > MAX_DURATION {
+                true => Err(invalid("must be at most 100 years".into())),
+                false => Ok(parsed),
+            }
+        };
 
         if ATTRIBUTE_TAGS.contains(&tag) {
             return Ok(());
@@ -179,18 +198,33 @@ impl PolicySet {
         Ok(set)
     }
 
-    /// Checks every policy: a positive maximum age and a usable generator.
+    /// Checks every policy: a positive maximum age, durations of at most
+    /// [`MAX_DURATION`] and a usable generator.
     pub fn validate(&self) -> Result<(), PolicyError> {
         for (name, policy) in &self.0 {
             if policy.max_age.is_zero() {
                 return Err(PolicyError::ZeroMaxAge(name.clone()));
             }
+            let durations = [
+                ("max_age", Some(policy.max_age)),
+                ("grace_period", Some(policy.grace_period)),
+                ("stale_after", policy.stale_after),
+            ];
+            if let Some((key, _)) = durations
+                .into_iter()
+                .find(|(_, d)| d.is_some_and(|d| d > MAX_DURATION))
+            {
+                return Err(PolicyError::TooLong {
+                    name: name.clone(),
+                    key,
+                });
+            }
             policy
                 .generator
                 .validate()
-                .map_err(|source| PolicyError::Generator {
+                .map_err(|problem| PolicyError::Generator {
                     name: name.clone(),
-                    source,
+                    problem,
                 })?;
         }
         Ok(())
@@ -297,5 +331,40 @@ mod tests {
 
         let zero: PolicySet = toml::from_str("[p]\nmax_age = \"0s\"").expect("parses");
         assert_eq!(zero.validate(), Err(PolicyError::ZeroMaxAge("p".into())));
+    }
+
+    #[test]
+    fn durations_over_a_hundred_years_are_refused_in_files_and_tags() {
+        for (key, file) in [
+            ("max_age", "[p]\nmax_age = \"500000y\""),
+            (
+                "grace_period",
+                "[p]\nmax_age = \"1d\"\ngrace_period = \"101y\"",
+            ),
+            (
+                "stale_after",
+                "[p]\nmax_age = \"1d\"\nstale_after = \"99999999999d\"",
+            ),
+        ] {
+            let set: PolicySet = toml::from_str(file).expect("parses");
+            assert_eq!(
+                set.validate(),
+                Err(PolicyError::TooLong {
+                    name: "p".into(),
+                    key
+                }),
+                "{file}"
+            );
+        }
+
+        let tags = BTreeMap::from([
+            (POLICY_TAG.to_owned(), "demo".to_owned()),
+            ("rekey:max-age".to_owned(), "500000y".to_owned()),
+        ]);
+        let refused = set().resolve(&tags).expect("managed");
+        assert!(
+            matches!(&refused, Err(PolicyError::InvalidOverride { tag, .. }) if tag == "rekey:max-age"),
+            "{refused:?}"
+        );
     }
 }

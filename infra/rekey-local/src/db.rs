@@ -157,8 +157,10 @@ fn prepare_dir(dir: &Path) -> Result<(), LocalError> {
         path: dir.to_owned(),
         source,
     };
-    if dir.is_dir() {
-        return Ok(());
+    match fs::metadata(dir) {
+        Ok(meta) => return check_dir(dir, &meta),
+        Err(e) if e.kind() != ErrorKind::NotFound => return Err(error(e)),
+        Err(_) => {}
     }
 
     DirBuilder::new()
@@ -167,6 +169,24 @@ fn prepare_dir(dir: &Path) -> Result<(), LocalError> {
         .create(dir)
         .map_err(error)?;
     fs::set_permissions(dir, Permissions::from_mode(0o700)).map_err(error)
+}
+
+/// An existing data directory must be a directory only its owner may
+/// write to, as one rekey creates is (0700).
+fn check_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), LocalError> {
+    let unsafe_dir = |reason| LocalError::UnsafeDataDir {
+        path: dir.to_owned(),
+        reason,
+    };
+    if !meta.is_dir() {
+        return Err(unsafe_dir("is not a directory"));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(unsafe_dir(
+            "may be written by others than its owner; make it 0700 (chmod go-w)",
+        ));
+    }
+    Ok(())
 }
 
 fn prepare_file(path: &Path) -> Result<(), LocalError> {
@@ -287,6 +307,31 @@ mod tests {
     }
 
     #[test]
+    fn a_data_directory_others_may_write_is_refused_untouched() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let shared = root.path().join("shared");
+        fs::create_dir(&shared).expect("mkdir");
+        fs::set_permissions(&shared, Permissions::from_mode(0o777)).expect("chmod");
+
+        let refused = LocalDb::open(&shared).map(|_| ()).expect_err("refused");
+        assert!(
+            matches!(refused, LocalError::UnsafeDataDir { .. }),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("chmod go-w"), "{refused}");
+        assert!(!shared.join(DB_FILE).exists(), "nothing was created");
+        assert_eq!(mode(&shared), 0o777, "the directory is left as it was");
+
+        let file = root.path().join("a-file");
+        fs::write(&file, b"").expect("create");
+        let refused = LocalDb::open(&file).map(|_| ()).expect_err("refused");
+        assert!(
+            refused.to_string().contains("is not a directory"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn existing_database_file_is_tightened_to_owner_only() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(DB_FILE);
@@ -332,7 +377,11 @@ mod tests {
 
         let error = LocalDb::open(&file).expect_err("a file is no directory");
 
-        assert!(matches!(error, LocalError::DataDir { .. }), "{error:?}");
+        assert!(
+            matches!(error, LocalError::UnsafeDataDir { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("is not a directory"), "{error}");
     }
 
     #[test]

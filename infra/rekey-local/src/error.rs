@@ -32,6 +32,15 @@ pub enum LocalError {
         #[source]
         source: std::io::Error,
     },
+    /// The data directory is something other than a directory, or others
+    /// than its owner may write to it (they could swap the database).
+    #[error("data directory {} {reason}", .path.display())]
+    UnsafeDataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Something other than a regular file sits where the database belongs.
     #[error("{} is not a regular file", .path.display())]
     NotAFile {
