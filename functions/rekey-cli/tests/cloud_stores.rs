@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use rekey_fake_azure::FakeKeyVault;
+use rekey_fake_azure::{FakeKeyVault, StoredVersion};
 use rekey_fake_gcp::{FakeGcp, VersionState};
 use serde_json::Value;
 use tokio::process::Command;
@@ -85,8 +85,10 @@ impl Workspace {
     }
 }
 
-#[tokio::test]
-async fn a_secret_manager_rotate_notice_adds_one_version_in_gcp() {
+/// A GCP fake holding the managed secret the Secret Manager sample names,
+/// its value older than the sample's publish time, and a workspace whose
+/// configuration puts credentials in that GCP.
+async fn gcp_workspace() -> (FakeGcp, Workspace) {
     let gcp = FakeGcp::start().await;
     gcp.create_secret(
         "rekey-demo",
@@ -96,12 +98,8 @@ async fn a_secret_manager_rotate_notice_adds_one_version_in_gcp() {
         Some("old-payments-value"),
     );
     // The sample was published on 2026-12-01: make the value older than that.
-    gcp.backdate(
-        "rekey-demo",
-        "payments-db",
-        1,
-        std::time::Duration::from_secs(3 * 365 * 24 * 3600),
-    );
+    let three_years = std::time::Duration::from_secs(3 * 365 * 24 * 3600);
+    gcp.backdate("rekey-demo", "payments-db", 1, three_years);
     let workspace = Workspace::new(&format!(
         r#"
 [stores]
@@ -118,6 +116,52 @@ subscriptions = ["projects/rekey-demo/subscriptions/rekey-rotate-push"]
 {POLICY}"#,
         url = gcp.url()
     ));
+    (gcp, workspace)
+}
+
+/// A Key Vault fake holding the managed secret the Event Grid sample
+/// names (its seeded version answered too), and a workspace reaching it
+/// with the Entra `credential`.
+async fn azure_workspace(credential: &str) -> (FakeKeyVault, StoredVersion, Workspace) {
+    let azure = FakeKeyVault::start()
+        .await
+        .expect("the Key Vault fake starts");
+    let vault = azure.create_vault("rekey-demo-kv");
+    let old = azure.seed(
+        "rekey-demo-kv",
+        "payments-db",
+        "old-payments-value",
+        &[("rekey:policy", "demo")],
+    );
+    let workspace = Workspace::new(&format!(
+        r#"
+[stores]
+local = false
+
+[stores.azure_key_vault]
+vaults = ["{vault}"]
+tenant_id = "{tenant}"
+client_id = "{AZURE_CLIENT}"
+credential = {credential}
+authority_host = "{authority}"
+ca_file = "{ca}"
+resolve = {{ "{host}" = "127.0.0.1" }}
+max_retries = 0
+
+[azure.event_grid]
+topics = ["{GRID_TOPIC}"]
+{POLICY}"#,
+        tenant = azure.tenant_id(),
+        authority = azure.authority_host(),
+        ca = azure.ca_file().display(),
+        host = azure.vault_host("rekey-demo-kv"),
+    ));
+    (azure, old, workspace)
+}
+
+#[tokio::test]
+async fn a_secret_manager_rotate_notice_adds_one_version_in_gcp() {
+    let (gcp, workspace) = gcp_workspace().await;
     let notice = sample_path("gcp-secret-manager-rotate.json");
 
     let first = workspace.answer(&notice).await;
@@ -166,40 +210,9 @@ fn near_expiry_about(dir: &Path, vault_host: &str, version: &str) -> PathBuf {
 
 #[tokio::test]
 async fn a_key_vault_near_expiry_event_sets_one_new_version_in_azure() {
-    let azure = FakeKeyVault::start()
-        .await
-        .expect("the Key Vault fake starts");
-    let vault = azure.create_vault("rekey-demo-kv");
+    let (azure, old, workspace) = azure_workspace(r#"{ type = "client-secret" }"#).await;
     azure.register_client_secret(AZURE_CLIENT, AZURE_SECRET);
-    let old = azure.seed(
-        "rekey-demo-kv",
-        "payments-db",
-        "old-payments-value",
-        &[("rekey:policy", "demo")],
-    );
     let host = azure.vault_host("rekey-demo-kv");
-    let workspace = Workspace::new(&format!(
-        r#"
-[stores]
-local = false
-
-[stores.azure_key_vault]
-vaults = ["{vault}"]
-tenant_id = "{tenant}"
-client_id = "{AZURE_CLIENT}"
-credential = {{ type = "client-secret" }}
-authority_host = "{authority}"
-ca_file = "{ca}"
-resolve = {{ "{host}" = "127.0.0.1" }}
-max_retries = 0
-
-[azure.event_grid]
-topics = ["{GRID_TOPIC}"]
-{POLICY}"#,
-        tenant = azure.tenant_id(),
-        authority = azure.authority_host(),
-        ca = azure.ca_file().display(),
-    ));
     let notice = near_expiry_about(workspace.dir.path(), &host, &old.id);
 
     let first = workspace.answer(&notice).await;
@@ -250,40 +263,9 @@ async fn key_vault_is_reached_with_the_functions_aws_identity() {
     let moto = rekey_e2e::Moto::start_with_env(&[("REKEY_TEST_WEB_IDENTITY_TOKEN", token)])
         .await
         .expect("moto must start");
-    let azure = FakeKeyVault::start()
-        .await
-        .expect("the Key Vault fake starts");
-    let vault = azure.create_vault("rekey-demo-kv");
+    let (azure, old, workspace) = azure_workspace(r#"{ type = "aws-web-identity" }"#).await;
     azure.register_federated_token(AZURE_CLIENT, token);
-    let old = azure.seed(
-        "rekey-demo-kv",
-        "payments-db",
-        "old-payments-value",
-        &[("rekey:policy", "demo")],
-    );
     let host = azure.vault_host("rekey-demo-kv");
-    let workspace = Workspace::new(&format!(
-        r#"
-[stores]
-local = false
-
-[stores.azure_key_vault]
-vaults = ["{vault}"]
-tenant_id = "{tenant}"
-client_id = "{AZURE_CLIENT}"
-credential = {{ type = "aws-web-identity" }}
-authority_host = "{authority}"
-ca_file = "{ca}"
-resolve = {{ "{host}" = "127.0.0.1" }}
-max_retries = 0
-
-[azure.event_grid]
-topics = ["{GRID_TOPIC}"]
-{POLICY}"#,
-        tenant = azure.tenant_id(),
-        authority = azure.authority_host(),
-        ca = azure.ca_file().display(),
-    ));
     let notice = near_expiry_about(workspace.dir.path(), &host, &old.id);
     moto.take_calls().await.expect("reset the call counts");
 
@@ -312,36 +294,7 @@ topics = ["{GRID_TOPIC}"]
 
 #[tokio::test]
 async fn concurrent_deliveries_of_a_rotate_notice_add_exactly_one_version() {
-    let gcp = FakeGcp::start().await;
-    gcp.create_secret(
-        "rekey-demo",
-        "payments-db",
-        &[("rekey-policy", "demo")],
-        &[],
-        Some("old-payments-value"),
-    );
-    gcp.backdate(
-        "rekey-demo",
-        "payments-db",
-        1,
-        std::time::Duration::from_secs(3 * 365 * 24 * 3600),
-    );
-    let workspace = Workspace::new(&format!(
-        r#"
-[stores]
-local = false
-
-[stores.gcp_secret_manager]
-projects = ["rekey-demo"]
-secret_manager_endpoint = "{url}"
-iam_endpoint = "{url}"
-credentials = "anonymous"
-
-[gcp.notifications]
-subscriptions = ["projects/rekey-demo/subscriptions/rekey-rotate-push"]
-{POLICY}"#,
-        url = gcp.url()
-    ));
+    let (gcp, workspace) = gcp_workspace().await;
     // Pub/Sub redelivers the same message, and a second rotation notice
     // may come with its own id: two of each, all at once.
     let redelivered = sample_path("gcp-secret-manager-rotate.json");
