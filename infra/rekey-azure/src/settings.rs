@@ -1,5 +1,5 @@
 //! The adapter's configuration, read from TOML (rekey's app puts it under
-//! `[azure]`):
+//! `[stores.azure_key_vault]`):
 //!
 //! ```toml
 //! vaults = ["https://payments.vault.azure.net/"]

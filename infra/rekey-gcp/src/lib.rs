@@ -1,7 +1,7 @@
 //! GCP adapters for the rekey engine: the Secret Manager store and the
 //! service-account key kind, over the official Google Cloud Rust clients.
 //!
-//! Start with [`GcpSettings`] (the `[gcp]` table of rekey's configuration)
+//! Start with [`GcpSettings`] (the `[stores.gcp_secret_manager]` table of rekey's configuration)
 //! and [`GcpClients::connect`], which builds the clients once with the
 //! settings' endpoints and credentials. Then:
 //!

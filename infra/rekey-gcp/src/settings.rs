@@ -1,9 +1,9 @@
 //! The adapter's configuration: which projects, which endpoints, which
-//! credentials. rekey's app layer reads it from the `[gcp]` table of its
+//! credentials. rekey's app layer reads it from the `[stores.gcp_secret_manager]` table of its
 //! configuration file:
 //!
 //! ```toml
-//! [gcp]
+//! [stores.gcp_secret_manager]
 //! projects = ["payments-prod"]          # projects whose secrets rekey manages
 //! credentials = "default"               # or { file = "/etc/rekey/wif.json" }, or "anonymous"
 //! # secret_manager_endpoint = "http://127.0.0.1:8085"   # default: Google's
@@ -32,7 +32,7 @@ pub enum GcpCredentials {
     Anonymous,
 }
 
-/// The `[gcp]` table: everything [`crate::GcpClients::connect`] and the
+/// The `[stores.gcp_secret_manager]` table: everything [`crate::GcpClients::connect`] and the
 /// store need.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
