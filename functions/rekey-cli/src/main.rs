@@ -26,6 +26,14 @@ use crate::functions::{Function, Functions};
 /// The largest event file `rekey invoke` reads (Lambda's own payload limit).
 const MAX_EVENT_BYTES: u64 = 6 * 1024 * 1024;
 
+/// The stores `rekey rotate --provider` names a credential's home by.
+const STORE_PROVIDERS: [&str; 4] = [
+    "local",
+    "aws-secrets-manager",
+    "gcp-secret-manager",
+    "azure-key-vault",
+];
+
 #[derive(Parser)]
 #[command(
     name = "rekey",
@@ -73,7 +81,7 @@ enum Command {
         /// The credential: a local name, or a Secrets Manager ARN or name.
         credential: String,
         /// Its provider.
-        #[arg(long, default_value = "local", value_parser = ["local", "aws-secrets-manager", "gcp-secret-manager", "azure-key-vault"])]
+        #[arg(long, default_value = "local", value_parser = STORE_PROVIDERS)]
         provider: String,
     },
 }

@@ -4,11 +4,14 @@
 //! (no emulator of either API can be installed here), and the notice
 //! changes what it asks for, once.
 
+mod samples;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use rekey_fake_azure::{FakeKeyVault, StoredVersion};
 use rekey_fake_gcp::{FakeGcp, VersionState};
+use samples::{GRID_SECRET, sample, sample_path};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -19,21 +22,9 @@ grace_period = "1h"
 generator = { type = "password", length = 24, exclude_punctuation = true }
 "#;
 
-const GRID_SECRET: &str = "rekey-test-event-grid-secret";
 const GRID_TOPIC: &str = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rekey-demo/providers/Microsoft.KeyVault/vaults/rekey-demo-kv";
 const AZURE_CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 const AZURE_SECRET: &str = "fake-entra-client-secret-for-rekey-invoke";
-
-fn sample_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name)
-}
-
-fn sample(name: &str) -> Value {
-    let text = std::fs::read_to_string(sample_path(name)).expect("sample");
-    serde_json::from_str(&text).expect("JSON")
-}
 
 /// A directory holding the configuration file and the data directory.
 struct Workspace {

@@ -4,28 +4,18 @@
 //! acknowledged as not managed here; the engine's side is tested in
 //! `rekey-rotate` and `rekey-sweep` on in-memory stores.
 
+mod samples;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use samples::{GRID_SECRET, sample, sample_path};
 use serde_json::{Value, json};
-
-const GRID_SECRET: &str = "rekey-test-event-grid-secret";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../infra/rekey-http/tests/fixtures")
         .join(name)
-}
-
-fn sample_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name)
-}
-
-fn sample(name: &str) -> Value {
-    let text = std::fs::read_to_string(sample_path(name)).expect("sample");
-    serde_json::from_str(&text).expect("JSON")
 }
 
 struct Workspace {

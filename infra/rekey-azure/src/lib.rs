@@ -9,8 +9,8 @@
 //! - [`AzureSettings`] names the vaults, the tenant and client ids, the
 //!   [`CredentialSettings`] (client secret from `AZURE_CLIENT_SECRET`,
 //!   workload identity from a token file, the AWS identity rekey's
-//!   functions run as, managed identity, or the developer's CLI sign-in), the authority host, an extra CA file and
-//!   pinned host names;
+//!   functions run as, managed identity, or the developer's CLI sign-in),
+//!   the authority host, an extra CA file and pinned host names;
 //! - [`AzureClients`] holds one `SecretClient` per vault, sharing one
 //!   credential and one `reqwest` transport;
 //! - [`KeyVaultStore`] implements the store port for
